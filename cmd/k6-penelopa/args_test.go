@@ -1,0 +1,58 @@
+package main
+
+import (
+	"reflect"
+	"testing"
+)
+
+func TestRewriteRunArgs(t *testing.T) {
+	const fd = "/dev/fd/3"
+	ours := func(n string) bool { return n == "penelopa" }
+	tests := []struct {
+		name    string
+		in      []string
+		want    []string
+		spec    *outSpec
+		wantErr bool
+	}{
+		{"long flag before script", []string{"--out", "penelopa=http://h/api/v1/write", "s.js"},
+			[]string{"--out", "json=" + fd, "s.js"}, &outSpec{"penelopa", "http://h/api/v1/write"}, false},
+		{"short flag after script", []string{"s.js", "-o", "penelopa"},
+			[]string{"s.js", "--out", "json=" + fd}, &outSpec{"penelopa", ""}, false},
+		{"equals form", []string{"--out=penelopa=url=http://h,push_interval=1s", "s.js"},
+			[]string{"--out", "json=" + fd, "s.js"}, &outSpec{"penelopa", "url=http://h,push_interval=1s"}, false},
+		{"short equals form", []string{"-o=penelopa", "s.js"},
+			[]string{"--out", "json=" + fd, "s.js"}, &outSpec{"penelopa", ""}, false},
+		{"short attached form", []string{"-openelopa=http://h", "s.js"},
+			[]string{"--out", "json=" + fd, "s.js"}, &outSpec{"penelopa", "http://h"}, false},
+		{"other outputs kept in place", []string{"--out", "json=r.json", "-o", "penelopa", "--out=csv=x.csv", "s.js"},
+			[]string{"--out", "json=r.json", "--out", "json=" + fd, "--out=csv=x.csv", "s.js"}, &outSpec{"penelopa", ""}, false},
+		{"no penelopa", []string{"--vus", "2", "--out", "json=r.json", "s.js"},
+			[]string{"--vus", "2", "--out", "json=r.json", "s.js"}, nil, false},
+		{"other flags with values untouched", []string{"-e", "X=--out", "--tag", "a=b", "-o", "penelopa", "s.js"},
+			[]string{"-e", "X=--out", "--tag", "a=b", "--out", "json=" + fd, "s.js"}, &outSpec{"penelopa", ""}, false},
+		{"after double dash is not a flag", []string{"s.js", "--", "-o", "penelopa"},
+			[]string{"s.js", "--", "-o", "penelopa"}, nil, false},
+		{"name prefix is not ours", []string{"-o", "penelopa2=x", "s.js"},
+			[]string{"-o", "penelopa2=x", "s.js"}, nil, false},
+		{"given twice", []string{"-o", "penelopa", "--out", "penelopa=http://h", "s.js"}, nil, nil, true},
+		{"dangling -o left to k6", []string{"s.js", "-o"}, []string{"s.js", "-o"}, nil, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, spec, err := rewriteRunArgs(tc.in, ours, fd)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("err = %v, want error %v", err, tc.wantErr)
+			}
+			if tc.wantErr {
+				return
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("args = %q, want %q", got, tc.want)
+			}
+			if !reflect.DeepEqual(spec, tc.spec) {
+				t.Errorf("spec = %+v, want %+v", spec, tc.spec)
+			}
+		})
+	}
+}

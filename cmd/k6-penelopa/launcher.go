@@ -1,0 +1,271 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+	"unsafe"
+
+	penelopa "xk6-output-penelopa"
+	"xk6-output-penelopa/logs"
+)
+
+// Exit codes of the launcher's own failures; every other code is k6's.
+const (
+	exitInvalidConfig = 104 // k6's own code for invalid configuration
+	exitDropped       = 113 // k6 passed, but samples were dropped and fail_on_drop is set
+	exitK6NotFound    = 127 // as a shell reports a missing command
+)
+
+// streamFD is the descriptor number k6 sees for the private stream: the first ExtraFiles slot.
+const streamFD = 3
+
+// pipeSize asks the kernel for a large pipe buffer so a burst of k6's writes never waits on us.
+const pipeSize = 1 << 20
+
+// readerGrace is how long the stream may stay open after k6 exits (a child of k6 that inherited
+// it) before penelopa stops reading and flushes what it has.
+const readerGrace = 5 * time.Second
+
+// launcher holds the process-wide inputs, so tests can drive it without a real terminal.
+type launcher struct {
+	args    []string
+	env     func(string) (string, bool)
+	stdin   *os.File
+	stdout  *os.File
+	stderr  *os.File
+	outputs penelopa.Outputs
+	version string
+}
+
+func (l *launcher) main() int {
+	log := logs.New(l.stderr, logs.Info)
+	k6, k6Err := l.findK6()
+	if len(l.args) == 0 || l.args[0] != "run" {
+		if len(l.args) > 0 && l.args[0] == "version" {
+			fmt.Fprintf(l.stdout, "k6-penelopa %s (penelopa output; runs the k6 below)\n", l.version)
+		}
+		if k6Err != nil {
+			log.Errorf("%v", k6Err)
+			return exitK6NotFound
+		}
+		return l.execK6(k6, l.args)
+	}
+
+	ours := func(name string) bool { _, ok := l.outputs[name]; return ok }
+	k6Args, spec, err := rewriteRunArgs(l.args[1:], ours, fmt.Sprintf("/dev/fd/%d", streamFD))
+	if err != nil {
+		log.Errorf("%v", err)
+		return exitInvalidConfig
+	}
+	if k6Err != nil {
+		log.Errorf("%v", k6Err)
+		return exitK6NotFound
+	}
+	if spec == nil {
+		return l.execK6(k6, l.args) // no --out penelopa: exactly `k6 run`
+	}
+
+	host, _ := os.Hostname()
+	out, err := l.outputs[spec.name](penelopa.Params{
+		Argument: spec.arg,
+		Env:      l.env,
+		Hostname: host,
+		Stderr:   l.stderr,
+		Version:  l.version,
+	})
+	if err != nil {
+		log.Errorf("%v", err)
+		return exitInvalidConfig
+	}
+	return l.runWithOutput(k6, append([]string{"run"}, k6Args...), out, log)
+}
+
+// runWithOutput runs k6 with the stream on descriptor 3 and the output reading it, then stops
+// the output and returns k6's exit code (or exitDropped, see fail_on_drop).
+func (l *launcher) runWithOutput(k6 string, args []string, out penelopa.StreamOutput, log *logs.Logger) int {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return l.stopEarly(out, log, fmt.Errorf("creating k6's stream pipe: %w", err))
+	}
+	growPipe(w)
+
+	cmd := exec.Command(k6, args...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = l.stdin, l.stdout, l.stderr
+	cmd.ExtraFiles = []*os.File{w}
+
+	// Signals: k6 stops gracefully on the first SIGINT/SIGTERM and aborts on the second, so each
+	// must reach it exactly once. A terminal's Ctrl-C already reaches k6 (same process group);
+	// anything else is forwarded. A second signal also cuts penelopa's final drain short.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+
+	if err := cmd.Start(); err != nil {
+		_ = w.Close()
+		_ = r.Close()
+		return l.stopEarly(out, log, fmt.Errorf("starting k6 %s: %w", k6, err))
+	}
+	_ = w.Close() // k6 holds the only write end now: EOF arrives when it exits
+
+	readCtx, cancelRead := context.WithCancel(context.Background())
+	defer cancelRead()
+	readDone := make(chan error, 1)
+	go func() { readDone <- out.Run(readCtx, r) }()
+
+	stopCtx, abortStop := context.WithCancel(context.Background())
+	defer abortStop()
+	waitDone := make(chan error, 1)
+	go func() { waitDone <- cmd.Wait() }()
+
+	var waitErr error
+	signals := 0
+	fromTerminal := inForeground(l.stdin)
+wait:
+	for {
+		select {
+		case s := <-sigs:
+			signals++
+			if signals > 1 {
+				abortStop()
+			}
+			if s == syscall.SIGINT && fromTerminal {
+				continue // the terminal delivered it to k6 as well
+			}
+			_ = cmd.Process.Signal(s)
+		case waitErr = <-waitDone:
+			break wait
+		}
+	}
+
+	select {
+	case err := <-readDone:
+		if err != nil {
+			log.Errorf("%v", err)
+		}
+	case <-time.After(readerGrace):
+		log.Warnf("k6's stream stayed open %s after k6 exited; flushing what was read", readerGrace)
+		cancelRead()
+		_ = r.Close()
+		<-readDone
+	}
+	_ = r.Close()
+
+	// A signal during the drain ends it early too.
+	go func() {
+		select {
+		case <-sigs:
+			abortStop()
+		case <-stopCtx.Done():
+		}
+	}()
+	res := out.Stop(stopCtx)
+	if res.Dropped > 0 {
+		log.Warnf("%s", res.Summary)
+	} else {
+		log.Infof("%s", res.Summary)
+	}
+
+	code := exitCode(waitErr)
+	if code == 0 && res.FailOnDrop && res.Dropped > 0 {
+		log.Errorf("%d samples were not delivered and fail_on_drop is set", res.Dropped)
+		return exitDropped
+	}
+	return code
+}
+
+// stopEarly reports a failure that happened before k6 ran and releases the output.
+func (l *launcher) stopEarly(out penelopa.StreamOutput, log *logs.Logger, err error) int {
+	log.Errorf("%v", err)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	out.Stop(ctx)
+	return exitK6NotFound
+}
+
+// exitCode turns k6's wait result into the launcher's exit code.
+func exitCode(err error) int {
+	if err == nil {
+		return 0
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return 128 + int(ws.Signal())
+		}
+		return ee.ExitCode()
+	}
+	return 1
+}
+
+// execK6 replaces this process with k6, so every subcommand behaves exactly as k6's own.
+func (l *launcher) execK6(k6 string, args []string) int {
+	err := syscall.Exec(k6, append([]string{"k6"}, args...), os.Environ())
+	logs.New(l.stderr, logs.Info).Errorf("running k6 %s: %v", k6, err)
+	return exitK6NotFound
+}
+
+// findK6 locates the stock k6: K6_BINARY, else k6 on PATH that is not this launcher itself
+// (the launcher may be installed under the name k6).
+func (l *launcher) findK6() (string, error) {
+	if p, ok := l.env("K6_BINARY"); ok && p != "" {
+		if err := isExecutable(p); err != nil {
+			return "", fmt.Errorf("K6_BINARY=%q: %w; set it to the stock k6 program", p, err)
+		}
+		return p, nil
+	}
+	self, _ := os.Executable()
+	selfInfo, _ := os.Stat(self)
+	path, _ := l.env("PATH")
+	for _, dir := range filepath.SplitList(path) {
+		if dir == "" {
+			dir = "."
+		}
+		p := filepath.Join(dir, "k6")
+		if isExecutable(p) != nil {
+			continue
+		}
+		if info, err := os.Stat(p); err == nil && selfInfo != nil && os.SameFile(info, selfInfo) {
+			continue
+		}
+		return p, nil
+	}
+	return "", errors.New("k6 not found: install k6, put it on PATH or set K6_BINARY (./build.sh installs the pinned release into .bin/)")
+}
+
+func isExecutable(p string) error {
+	info, err := os.Stat(p)
+	if err != nil {
+		return err
+	}
+	if info.IsDir() || info.Mode().Perm()&0o111 == 0 {
+		return fmt.Errorf("%s is not an executable file", p)
+	}
+	return nil
+}
+
+// inForeground reports whether f is a terminal whose foreground process group is ours: then a
+// Ctrl-C reaches k6 directly and must not be forwarded a second time.
+func inForeground(f *os.File) bool {
+	if f == nil {
+		return false
+	}
+	var pgrp int32
+	_, _, errno := syscall.Syscall(syscall.SYS_IOCTL, f.Fd(), syscall.TIOCGPGRP, uintptr(unsafe.Pointer(&pgrp)))
+	if errno != 0 {
+		return false
+	}
+	return int(pgrp) == syscall.Getpgrp()
+}
+
+// growPipe enlarges the pipe buffer (Linux F_SETPIPE_SZ); failure only means the default size.
+func growPipe(f *os.File) {
+	const fSetPipeSz = 1031
+	_, _, _ = syscall.Syscall(syscall.SYS_FCNTL, f.Fd(), fSetPipeSz, pipeSize)
+}

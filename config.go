@@ -1,0 +1,477 @@
+package penelopa
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"xk6-output-penelopa/logs"
+	"xk6-output-penelopa/series"
+)
+
+// Config is penelopa's complete, validated configuration.
+type Config struct {
+	URL                   string
+	PushInterval          time.Duration
+	TestID                string
+	Pod                   string
+	BatchSize             int
+	InsecureSkipTLSVerify bool
+	Headers               [][2]string
+	Username              string
+	Password              string
+	BearerToken           string
+	TrendStats            []string
+	Labels                []series.Label
+	DropLabels            []string
+	SeriesTTL             time.Duration
+	StaleMarkers          bool
+	Timeout               time.Duration
+	StopTimeout           time.Duration
+	QueueSize             int
+	Concurrency           int
+	MaxRetries            int
+	FailOnDrop            bool
+	LogLevel              logs.Level
+}
+
+// Option describes one configuration key, so parsing, errors and the README table agree.
+type Option struct {
+	Key     string // key in the config file and in --out penelopa=key=value
+	Env     string // environment variable
+	Default string // default as the user would write it
+	Form    string // the expected form, quoted in error messages
+	Secret  bool   // never echoed in errors or logs
+	Meaning string // one line for the README
+	set     func(c *Config, v string) error
+}
+
+// errForm is returned by setters when a value does not have the option's form.
+var errForm = errors.New("malformed")
+
+// Options lists every configuration key in the order the README documents them.
+func Options() []Option {
+	return []Option{
+		{Key: "url", Env: "PENELOPA_METRICS_URL", Default: "http://localhost:8428/api/v1/write",
+			Form: "an http:// or https:// URL", Meaning: "remote-write endpoint; user:password@ in it is used as basic auth and never printed",
+			set: func(c *Config, v string) error {
+				u, err := url.Parse(v)
+				if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+					return errForm
+				}
+				c.URL = v
+				return nil
+			}},
+		{Key: "push_interval", Env: "PENELOPA_METRICS_PUSH_INTERVAL", Default: "5s",
+			Form: "a duration with a unit, at least 100ms, e.g. 5s or 500ms", Meaning: "how often the aggregates are flushed to the endpoint",
+			set: durationSetter(func(c *Config) *time.Duration { return &c.PushInterval }, 100*time.Millisecond)},
+		{Key: "testid", Env: "PENELOPA_TESTID", Default: "",
+			Form: "any string", Meaning: "`testid` label on every series, to tell test runs apart",
+			set: func(c *Config, v string) error { c.TestID = v; return nil }},
+		{Key: "pod", Env: "PENELOPA_POD", Default: "(hostname)",
+			Form: "any string", Meaning: "`pod` label on every series, to tell k6 instances apart",
+			set: func(c *Config, v string) error { c.Pod = v; return nil }},
+		{Key: "batch_size", Env: "PENELOPA_BATCH_SIZE", Default: "10000",
+			Form: "a whole number from 1 to 1000000", Meaning: "samples per remote-write request at most",
+			set: intSetter(func(c *Config) *int { return &c.BatchSize }, 1, 1_000_000)},
+		{Key: "insecure_skip_tls_verify", Env: "PENELOPA_INSECURE_SKIP_TLS_VERIFY", Default: "false",
+			Form: "true or false", Meaning: "skip TLS certificate verification (off unless you turn it on)",
+			set: boolSetter(func(c *Config) *bool { return &c.InsecureSkipTLSVerify })},
+		{Key: "headers", Env: "PENELOPA_HEADERS", Default: "",
+			Form: "name:value pairs separated by commas, e.g. X-Scope-OrgID:team-a,X-Env:ci", Secret: true,
+			Meaning: "extra HTTP headers on every request (values are never printed)",
+			set: func(c *Config, v string) error {
+				h, err := parseHeaders(v)
+				if err != nil {
+					return err
+				}
+				c.Headers = h
+				return nil
+			}},
+		{Key: "username", Env: "PENELOPA_USERNAME", Default: "", Form: "any string", Secret: true,
+			Meaning: "basic auth user", set: func(c *Config, v string) error { c.Username = v; return nil }},
+		{Key: "password", Env: "PENELOPA_PASSWORD", Default: "", Form: "any string", Secret: true,
+			Meaning: "basic auth password", set: func(c *Config, v string) error { c.Password = v; return nil }},
+		{Key: "bearer_token", Env: "PENELOPA_BEARER_TOKEN", Default: "", Form: "any string", Secret: true,
+			Meaning: "`Authorization: Bearer` token", set: func(c *Config, v string) error { c.BearerToken = v; return nil }},
+		{Key: "trend_stats", Env: "PENELOPA_TREND_STATS", Default: "p(99)",
+			Form:    "comma-separated stats: count, sum, min, max, avg, med, p(N)",
+			Meaning: "stats sent for every Trend, as `k6_<name>_<stat>`",
+			set: func(c *Config, v string) error {
+				stats := splitList(v)
+				if len(stats) == 0 {
+					return errForm
+				}
+				if err := series.ParseTrendStats(stats); err != nil {
+					return err
+				}
+				c.TrendStats = stats
+				return nil
+			}},
+		{Key: "labels", Env: "PENELOPA_LABELS", Default: "",
+			Form:    "name=value pairs separated by commas, names matching [a-zA-Z_][a-zA-Z0-9_]*",
+			Meaning: "static labels added to every series",
+			set: func(c *Config, v string) error {
+				l, err := parseLabels(v)
+				if err != nil {
+					return err
+				}
+				c.Labels = l
+				return nil
+			}},
+		{Key: "drop_labels", Env: "PENELOPA_DROP_LABELS", Default: "",
+			Form: "comma-separated tag names, e.g. url,error", Meaning: "k6 tags not sent as labels; series that differed only by them are merged",
+			set: func(c *Config, v string) error { c.DropLabels = splitList(v); return nil }},
+		{Key: "series_ttl", Env: "PENELOPA_SERIES_TTL", Default: "5m",
+			Form: "a duration with a unit, 0 for never", Meaning: "a series idle this long gets a staleness marker and is forgotten",
+			set: durationSetter(func(c *Config) *time.Duration { return &c.SeriesTTL }, 0)},
+		{Key: "stale_markers", Env: "PENELOPA_STALE_MARKERS", Default: "true",
+			Form: "true or false", Meaning: "mark every series stale at the end of the test",
+			set: boolSetter(func(c *Config) *bool { return &c.StaleMarkers })},
+		{Key: "timeout", Env: "PENELOPA_TIMEOUT", Default: "10s",
+			Form: "a duration with a unit, at least 100ms", Meaning: "time limit of one HTTP request",
+			set: durationSetter(func(c *Config) *time.Duration { return &c.Timeout }, 100*time.Millisecond)},
+		{Key: "stop_timeout", Env: "PENELOPA_STOP_TIMEOUT", Default: "30s",
+			Form: "a duration with a unit", Meaning: "how long the end of the test may wait to deliver what is queued",
+			set: durationSetter(func(c *Config) *time.Duration { return &c.StopTimeout }, 0)},
+		{Key: "queue_size", Env: "PENELOPA_QUEUE_SIZE", Default: "256",
+			Form: "a whole number from 1 to 100000", Meaning: "requests waiting to be sent at most; when full the oldest is dropped and counted",
+			set: intSetter(func(c *Config) *int { return &c.QueueSize }, 1, 100_000)},
+		{Key: "concurrency", Env: "PENELOPA_CONCURRENCY", Default: "4",
+			Form: "a whole number from 1 to 256", Meaning: "requests in flight at once",
+			set: intSetter(func(c *Config) *int { return &c.Concurrency }, 1, 256)},
+		{Key: "max_retries", Env: "PENELOPA_MAX_RETRIES", Default: "5",
+			Form: "a whole number from 0 to 100", Meaning: "retries of one request on network errors, 5xx and 429",
+			set: intSetter(func(c *Config) *int { return &c.MaxRetries }, 0, 100)},
+		{Key: "fail_on_drop", Env: "PENELOPA_FAIL_ON_DROP", Default: "false",
+			Form: "true or false", Meaning: "exit non-zero (113) when k6 passed but samples were dropped",
+			set: boolSetter(func(c *Config) *bool { return &c.FailOnDrop })},
+		{Key: "log_level", Env: "PENELOPA_LOG_LEVEL", Default: "info",
+			Form: "debug, info, warn or error", Meaning: "penelopa's log level; debug logs every request",
+			set: func(c *Config, v string) error {
+				l, err := logs.ParseLevel(v)
+				if err != nil {
+					return errForm
+				}
+				c.LogLevel = l
+				return nil
+			}},
+	}
+}
+
+// ConfigSources are the places configuration comes from, lowest precedence first.
+type ConfigSources struct {
+	// Env looks up an environment variable; nil means none are set.
+	Env func(string) (string, bool)
+	// Argument is ARG of --out penelopa=ARG: a URL, or key=value pairs separated by commas.
+	Argument string
+	// Hostname is the default pod label.
+	Hostname string
+}
+
+// LoadConfig merges defaults < PENELOPA_CONFIG file < environment < argument and validates the result.
+func LoadConfig(src ConfigSources) (Config, error) {
+	opts := Options()
+	byKey := make(map[string]*Option, len(opts))
+	for i := range opts {
+		byKey[opts[i].Key] = &opts[i]
+	}
+	var c Config
+	for _, o := range opts {
+		if o.Default == "" || strings.HasPrefix(o.Default, "(") {
+			continue
+		}
+		if err := o.set(&c, o.Default); err != nil {
+			return Config{}, fmt.Errorf("default of %s: %w", o.Key, err) // a bug, not user input
+		}
+	}
+	c.Pod = src.Hostname
+	env := src.Env
+	if env == nil {
+		env = func(string) (string, bool) { return "", false }
+	}
+
+	if path, ok := env("PENELOPA_CONFIG"); ok && path != "" {
+		if err := applyFile(&c, byKey, path); err != nil {
+			return Config{}, err
+		}
+	}
+	for _, o := range opts {
+		if v, ok := env(o.Env); ok {
+			if err := apply(&c, &o, v, o.Env); err != nil {
+				return Config{}, err
+			}
+		}
+	}
+	if err := applyArgument(&c, byKey, src.Argument); err != nil {
+		return Config{}, err
+	}
+	if c.BearerToken != "" && (c.Username != "" || c.Password != "") {
+		return Config{}, errors.New("config: bearer_token and username/password are both set: choose one way to authenticate")
+	}
+	return c, nil
+}
+
+func apply(c *Config, o *Option, v, where string) error {
+	if err := o.set(c, strings.TrimSpace(v)); err != nil {
+		shown := strconv.Quote(v)
+		if o.Secret {
+			shown = "(hidden)"
+		}
+		detail := ""
+		if !errors.Is(err, errForm) {
+			detail = ": " + err.Error()
+		}
+		return fmt.Errorf("config: %s (%s) = %s is not valid%s; expected %s", o.Key, where, shown, detail, o.Form)
+	}
+	return nil
+}
+
+func applyFile(c *Config, byKey map[string]*Option, path string) error {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("config: reading PENELOPA_CONFIG: %w", err)
+	}
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return fmt.Errorf("config: PENELOPA_CONFIG %s is not a JSON object: %w", path, err)
+	}
+	keys := make([]string, 0, len(doc))
+	for k := range doc {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		o, ok := byKey[k]
+		if !ok {
+			return unknownKey(k, path)
+		}
+		v, err := jsonScalar(doc[k])
+		if err != nil {
+			return fmt.Errorf("config: %s (%s) is not valid: %v; expected %s", k, path, err, o.Form)
+		}
+		if err := apply(c, o, v, path); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// jsonScalar accepts a string, number or bool (and a list of strings, joined by commas).
+func jsonScalar(raw json.RawMessage) (string, error) {
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return "", err
+	}
+	switch t := v.(type) {
+	case string:
+		return t, nil
+	case bool:
+		return strconv.FormatBool(t), nil
+	case float64:
+		return strconv.FormatFloat(t, 'f', -1, 64), nil
+	case []any:
+		parts := make([]string, 0, len(t))
+		for _, e := range t {
+			s, ok := e.(string)
+			if !ok {
+				return "", errors.New("a list may hold only strings")
+			}
+			parts = append(parts, s)
+		}
+		return strings.Join(parts, ","), nil
+	}
+	return "", fmt.Errorf("want a string, number, bool or list of strings, got %s", raw)
+}
+
+// applyArgument parses ARG of --out penelopa=ARG. A value may itself contain commas (headers,
+// trend_stats, labels): an item that does not start with key= continues the previous value, and
+// after labels= so does a name=value item whose name is not a configuration key.
+func applyArgument(c *Config, byKey map[string]*Option, arg string) error {
+	arg = strings.TrimSpace(arg)
+	if arg == "" {
+		return nil
+	}
+	if strings.HasPrefix(arg, "http://") || strings.HasPrefix(arg, "https://") {
+		return apply(c, byKey["url"], arg, "--out penelopa=URL")
+	}
+	type kv struct{ key, val string }
+	var items []kv
+	for _, part := range strings.Split(arg, ",") {
+		k, v, ok := strings.Cut(part, "=")
+		_, known := byKey[k]
+		// labels=a=1,b=2: inside a list of name=value pairs, an unknown key is the next pair.
+		inPairs := len(items) > 0 && items[len(items)-1].key == "labels"
+		if ok && isKeyShaped(k) && (known || !inPairs) {
+			items = append(items, kv{k, v})
+			continue
+		}
+		if len(items) == 0 {
+			return fmt.Errorf("config: --out penelopa=%s: expected a URL or key=value pairs separated by commas", redactArg(arg, byKey))
+		}
+		items[len(items)-1].val += "," + part
+	}
+	for _, it := range items {
+		o, ok := byKey[it.key]
+		if !ok {
+			return unknownKey(it.key, "--out penelopa")
+		}
+		if err := apply(c, o, it.val, "--out penelopa"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func isKeyShaped(k string) bool {
+	if k == "" {
+		return false
+	}
+	for _, r := range k {
+		if (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') && (r < '0' || r > '9') && r != '_' {
+			return false
+		}
+	}
+	return true
+}
+
+// redactArg hides the argument when it might hold a secret.
+func redactArg(arg string, byKey map[string]*Option) string {
+	for k, o := range byKey {
+		if o.Secret && strings.Contains(arg, k+"=") {
+			return "(hidden)"
+		}
+	}
+	return strconv.Quote(arg)
+}
+
+func unknownKey(k, where string) error {
+	known := make([]string, 0, 32)
+	for _, o := range Options() {
+		known = append(known, o.Key)
+	}
+	return fmt.Errorf("config: unknown key %q in %s; expected one of %s", k, where, strings.Join(known, ", "))
+}
+
+func durationSetter(field func(*Config) *time.Duration, min time.Duration) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		if v == "0" && min == 0 {
+			*field(c) = 0
+			return nil
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil || d < min || d < 0 {
+			return errForm
+		}
+		*field(c) = d
+		return nil
+	}
+}
+
+func intSetter(field func(*Config) *int, min, max int) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < min || n > max {
+			return errForm
+		}
+		*field(c) = n
+		return nil
+	}
+}
+
+func boolSetter(field func(*Config) *bool) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return errForm
+		}
+		*field(c) = b
+		return nil
+	}
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// parseHeaders reads name:value pairs; a value may contain ':' but not ','.
+func parseHeaders(v string) ([][2]string, error) {
+	var out [][2]string
+	for _, item := range splitList(v) {
+		name, val, ok := strings.Cut(item, ":")
+		name = strings.TrimSpace(name)
+		if !ok || name == "" || strings.ContainsAny(name, " \t\r\n") {
+			return nil, errForm
+		}
+		out = append(out, [2]string{name, strings.TrimSpace(val)})
+	}
+	return out, nil
+}
+
+func parseLabels(v string) ([]series.Label, error) {
+	var out []series.Label
+	for _, item := range splitList(v) {
+		name, val, ok := strings.Cut(item, "=")
+		name = strings.TrimSpace(name)
+		if !ok || !validLabelName(name) {
+			return nil, errForm
+		}
+		out = append(out, series.Label{Name: name, Value: strings.TrimSpace(val)})
+	}
+	return out, nil
+}
+
+func validLabelName(s string) bool {
+	if s == "" || strings.HasPrefix(s, "__") {
+		return false
+	}
+	for i, r := range s {
+		ok := r == '_' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (i > 0 && r >= '0' && r <= '9')
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// RedactURL returns u without its user part, for logs and the startup line.
+func RedactURL(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	p.User = nil
+	return p.String()
+}
+
+// ConstLabels are the labels penelopa adds to every series: testid and pod (when set) and the
+// static labels.
+func (c Config) ConstLabels() []series.Label {
+	var out []series.Label
+	if c.TestID != "" {
+		out = append(out, series.Label{Name: "testid", Value: c.TestID})
+	}
+	if c.Pod != "" {
+		out = append(out, series.Label{Name: "pod", Value: c.Pod})
+	}
+	for _, l := range c.Labels {
+		if (l.Name == "testid" && c.TestID != "") || (l.Name == "pod" && c.Pod != "") {
+			continue // the dedicated options win over a static label of the same name
+		}
+		out = append(out, l)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}

@@ -1,0 +1,163 @@
+package penelopa
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"xk6-output-penelopa/series"
+)
+
+func envOf(kv map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := kv[k]; return v, ok }
+}
+
+func TestConfigDefaults(t *testing.T) {
+	c, err := LoadConfig(ConfigSources{Hostname: "host-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.URL != "http://localhost:8428/api/v1/write" || c.PushInterval != 5*time.Second || c.Pod != "host-1" ||
+		!reflect.DeepEqual(c.TrendStats, []string{"p(99)"}) || !c.StaleMarkers || c.BatchSize != 10000 || c.InsecureSkipTLSVerify {
+		t.Errorf("unexpected defaults: %+v", c)
+	}
+}
+
+func TestConfigPrecedence(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "p.json")
+	if err := os.WriteFile(file, []byte(`{"url":"http://file:1/w","push_interval":"7s","testid":"from-file","batch_size":500,"trend_stats":["p(95)","max"]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{
+		"PENELOPA_CONFIG":                file,
+		"PENELOPA_METRICS_PUSH_INTERVAL": "3s",
+		"PENELOPA_TESTID":                "from-env",
+		"PENELOPA_HEADERS":               "X-Scope-OrgID:tenant:a,X-Other:b",
+	}
+	c, err := LoadConfig(ConfigSources{Env: envOf(env), Argument: "testid=from-arg,labels=team=qa,env=ci", Hostname: "h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.URL != "http://file:1/w" {
+		t.Errorf("url from file lost: %q", c.URL)
+	}
+	if c.PushInterval != 3*time.Second {
+		t.Errorf("env should beat file: %s", c.PushInterval)
+	}
+	if c.TestID != "from-arg" {
+		t.Errorf("argument should beat env: %q", c.TestID)
+	}
+	if c.BatchSize != 500 || !reflect.DeepEqual(c.TrendStats, []string{"p(95)", "max"}) {
+		t.Errorf("file values lost: %d %v", c.BatchSize, c.TrendStats)
+	}
+	wantH := [][2]string{{"X-Scope-OrgID", "tenant:a"}, {"X-Other", "b"}}
+	if !reflect.DeepEqual(c.Headers, wantH) {
+		t.Errorf("headers = %q, want %q", c.Headers, wantH)
+	}
+	wantL := []series.Label{{Name: "env", Value: "ci"}, {Name: "pod", Value: "h"}, {Name: "team", Value: "qa"}, {Name: "testid", Value: "from-arg"}}
+	if got := c.ConstLabels(); !reflect.DeepEqual(got, wantL) {
+		t.Errorf("const labels = %v, want %v", got, wantL)
+	}
+}
+
+func TestConfigArgumentURL(t *testing.T) {
+	c, err := LoadConfig(ConfigSources{Argument: "https://user:pw@mimir.example:443/api/v1/push"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.URL != "https://user:pw@mimir.example:443/api/v1/push" {
+		t.Errorf("url = %q", c.URL)
+	}
+	if got := RedactURL(c.URL); got != "https://mimir.example:443/api/v1/push" {
+		t.Errorf("RedactURL = %q", got)
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     map[string]string
+		arg     string
+		want    []string // every fragment must be in the error
+		notWant []string // and none of these
+	}{
+		{"duration without unit", map[string]string{"PENELOPA_METRICS_PUSH_INTERVAL": "5"}, "",
+			[]string{"push_interval", "PENELOPA_METRICS_PUSH_INTERVAL", `"5"`, "a duration with a unit"}, nil},
+		{"unknown key in argument", nil, "bogus=1",
+			[]string{`unknown key "bogus"`, "--out penelopa", "push_interval"}, nil},
+		{"not a URL", nil, "url=ftp://x/y",
+			[]string{"url", `"ftp://x/y"`, "an http:// or https:// URL"}, nil},
+		{"URL without host", map[string]string{"PENELOPA_METRICS_URL": "http://"}, "",
+			[]string{"url (PENELOPA_METRICS_URL)", `"http://"`}, nil},
+		{"bad batch size", map[string]string{"PENELOPA_BATCH_SIZE": "0"}, "",
+			[]string{"batch_size", `"0"`, "a whole number from 1 to 1000000"}, nil},
+		{"bad bool", map[string]string{"PENELOPA_INSECURE_SKIP_TLS_VERIFY": "yes please"}, "",
+			[]string{"insecure_skip_tls_verify", `"yes please"`, "true or false"}, nil},
+		{"bad trend stat", map[string]string{"PENELOPA_TREND_STATS": "p(abc)"}, "",
+			[]string{"trend_stats", `"p(abc)"`, "p(N)"}, nil},
+		{"bad label name", nil, "labels=1bad=x",
+			[]string{"labels", `"1bad=x"`, "[a-zA-Z_]"}, nil},
+		{"malformed header hides its value", map[string]string{"PENELOPA_HEADERS": "Authorization Bearer s3cret"}, "",
+			[]string{"headers (PENELOPA_HEADERS)", "(hidden)", "name:value"}, []string{"s3cret"}},
+		{"bearer and basic", map[string]string{"PENELOPA_BEARER_TOKEN": "tok3n", "PENELOPA_USERNAME": "u"}, "",
+			[]string{"bearer_token", "username"}, []string{"tok3n"}},
+		{"argument neither URL nor pairs", nil, "just-words",
+			[]string{"expected a URL or key=value pairs"}, nil},
+		{"bad log level", map[string]string{"PENELOPA_LOG_LEVEL": "loud"}, "",
+			[]string{"log_level", `"loud"`, "debug, info, warn or error"}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := LoadConfig(ConfigSources{Env: envOf(tc.env), Argument: tc.arg})
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+			for _, w := range tc.notWant {
+				if strings.Contains(err.Error(), w) {
+					t.Errorf("error %q reveals %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestConfigFileErrors(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.json")
+	unknown := filepath.Join(dir, "unknown.json")
+	_ = os.WriteFile(bad, []byte(`[1,2]`), 0o600)
+	_ = os.WriteFile(unknown, []byte(`{"urll":"http://x"}`), 0o600)
+	tests := []struct{ path, want string }{
+		{bad, "not a JSON object"},
+		{unknown, `unknown key "urll"`},
+		{filepath.Join(dir, "missing.json"), "reading PENELOPA_CONFIG"},
+	}
+	for _, tc := range tests {
+		_, err := LoadConfig(ConfigSources{Env: envOf(map[string]string{"PENELOPA_CONFIG": tc.path})})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err = %v, want %q", tc.path, err, tc.want)
+		}
+	}
+}
+
+func TestEveryOptionHasEnvFormAndMeaning(t *testing.T) {
+	seen := map[string]bool{}
+	for _, o := range Options() {
+		if o.Key == "" || !strings.HasPrefix(o.Env, "PENELOPA_") || o.Form == "" || o.Meaning == "" || o.set == nil {
+			t.Errorf("option %+v is incomplete", o)
+		}
+		if seen[o.Key] || seen[o.Env] {
+			t.Errorf("duplicate option %s", o.Key)
+		}
+		seen[o.Key], seen[o.Env] = true, true
+	}
+}

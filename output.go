@@ -1,0 +1,245 @@
+package penelopa
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/klauspost/compress/s2"
+
+	"xk6-output-penelopa/encoder"
+	"xk6-output-penelopa/ingest"
+	"xk6-output-penelopa/logs"
+	"xk6-output-penelopa/pool"
+	"xk6-output-penelopa/sender"
+	"xk6-output-penelopa/series"
+)
+
+// maxBodyBytes caps one uncompressed request body, whatever the batch size, so a flush of
+// very long label sets never builds a request a receiver refuses for its size.
+const maxBodyBytes = 8 << 20
+
+// Output is penelopa's pipeline for one k6 run: ingest, series table, encoder, sender.
+type Output struct {
+	cfg     Config
+	version string
+	log     *logs.Logger
+	tbl     *series.Table
+	rd      *ingest.Reader
+	snd     *sender.Sender
+	bufs    *pool.Pool
+
+	// flushMu makes the periodic flush and the final flush take turns; the fields below it
+	// belong to whoever holds it.
+	flushMu   sync.Mutex
+	samples   []series.Sample
+	raw       []byte
+	lastTS    int64
+	flushes   uint64
+	overruns  uint64
+	started   time.Time
+	stopFlush chan struct{}
+	flushDone chan struct{}
+}
+
+// New validates the configuration from p and assembles the pipeline; nothing is sent until Run.
+func New(p Params) (*Output, error) {
+	cfg, err := LoadConfig(ConfigSources{Env: p.Env, Argument: p.Argument, Hostname: p.Hostname})
+	if err != nil {
+		return nil, err
+	}
+	stderr := p.Stderr
+	if stderr == nil {
+		stderr = io.Discard
+	}
+	log := logs.New(stderr, cfg.LogLevel)
+	ttl := 0
+	if cfg.SeriesTTL > 0 {
+		ttl = int((cfg.SeriesTTL + cfg.PushInterval - 1) / cfg.PushInterval)
+	}
+	tbl, err := series.NewTable(series.Options{
+		TrendStats:   cfg.TrendStats,
+		ConstLabels:  cfg.ConstLabels(),
+		DropLabels:   cfg.DropLabels,
+		TTL:          ttl,
+		StaleMarkers: cfg.StaleMarkers,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("series table: %w", err)
+	}
+	bufs := pool.New(4 * maxBodyBytes)
+	snd, err := sender.New(sender.Config{
+		URL:                   cfg.URL,
+		Headers:               cfg.Headers,
+		Username:              cfg.Username,
+		Password:              cfg.Password,
+		BearerToken:           cfg.BearerToken,
+		Timeout:               cfg.Timeout,
+		InsecureSkipTLSVerify: cfg.InsecureSkipTLSVerify,
+		QueueSize:             cfg.QueueSize,
+		Concurrency:           cfg.Concurrency,
+		MaxRetries:            cfg.MaxRetries,
+		UserAgent:             "xk6-output-penelopa/" + p.Version,
+		Pool:                  bufs,
+		Log:                   log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sender: %w", err)
+	}
+	return &Output{
+		cfg:       cfg,
+		version:   p.Version,
+		log:       log,
+		tbl:       tbl,
+		rd:        ingest.NewReader(tbl),
+		snd:       snd,
+		bufs:      bufs,
+		stopFlush: make(chan struct{}),
+		flushDone: make(chan struct{}),
+	}, nil
+}
+
+// Description is the startup line: where samples go and how often, never credentials.
+func (o *Output) Description() string {
+	return fmt.Sprintf("penelopa: remote write 1.0 to %s every %s", RedactURL(o.cfg.URL), o.cfg.PushInterval)
+}
+
+// Run reads k6's stream until it ends, flushing every push interval meanwhile. It returns when
+// the stream reaches EOF (k6 closed it) or ctx is done; call Stop afterwards.
+func (o *Output) Run(ctx context.Context, stream io.Reader) error {
+	o.started = time.Now()
+	o.log.Infof("%s", o.Description())
+	go o.flushLoop()
+	if err := o.rd.Run(ctx, stream); err != nil && !errors.Is(err, context.Canceled) {
+		return fmt.Errorf("reading k6's stream: %w", err)
+	}
+	return nil
+}
+
+func (o *Output) flushLoop() {
+	defer close(o.flushDone)
+	t := time.NewTicker(o.cfg.PushInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-o.stopFlush:
+			return
+		case now := <-t.C:
+			o.flush(now, false)
+		}
+	}
+}
+
+// flush sends every live series' value at now; final also marks them all stale afterwards.
+func (o *Output) flush(now time.Time, final bool) {
+	o.flushMu.Lock()
+	defer o.flushMu.Unlock()
+	start := time.Now()
+	ts := o.nextTimestamp(now)
+	o.samples = o.tbl.Snapshot(o.samples[:0], now)
+	o.send(o.samples, ts)
+	if final && o.cfg.StaleMarkers {
+		o.samples = o.tbl.Final(o.samples[:0])
+		o.send(o.samples, o.nextTimestamp(now))
+	}
+	o.flushes++
+	if took := time.Since(start); took > o.cfg.PushInterval {
+		o.overruns++
+		o.log.Warnf("flush of %d samples took %s, longer than the push interval %s", len(o.samples), took.Round(time.Millisecond), o.cfg.PushInterval)
+	}
+}
+
+// nextTimestamp returns now in milliseconds, strictly after the previous flush's timestamp so
+// that no receiver sees two samples of a series at one time.
+func (o *Output) nextTimestamp(now time.Time) int64 {
+	ts := now.UnixMilli()
+	if ts <= o.lastTS {
+		ts = o.lastTS + 1
+	}
+	o.lastTS = ts
+	return ts
+}
+
+// send encodes samples into requests of at most BatchSize samples and maxBodyBytes bytes,
+// compresses each into a pooled buffer and queues it.
+func (o *Output) send(samples []series.Sample, ts int64) {
+	for len(samples) > 0 {
+		raw := o.raw[:0]
+		n := 0
+		for n < len(samples) && n < o.cfg.BatchSize {
+			s := samples[n]
+			if n > 0 && len(raw)+encoder.SizeTimeSeries(s.Labels, s.Value, ts) > maxBodyBytes {
+				break
+			}
+			raw = encoder.AppendTimeSeries(raw, s.Labels, s.Value, ts)
+			n++
+		}
+		o.raw = raw
+		body := o.bufs.Get()
+		body.B = s2.EncodeSnappy(body.B[:cap(body.B)], raw)
+		o.snd.Enqueue(body, n)
+		samples = samples[n:]
+	}
+}
+
+// Stop makes the final flush (with staleness markers), drains the queue until ctx is done or
+// the stop timeout passes, and reports what happened to every sample.
+func (o *Output) Stop(ctx context.Context) Result {
+	close(o.stopFlush)
+	<-o.flushDone
+	o.flush(time.Now(), true)
+	if o.cfg.StopTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, o.cfg.StopTimeout)
+		defer cancel()
+	}
+	o.snd.Close(ctx)
+	return o.result()
+}
+
+func (o *Output) result() Result {
+	st := o.snd.Stats()
+	in := o.rd.Stats()
+	var b strings.Builder
+	fmt.Fprintf(&b, "penelopa: %d samples delivered in %d requests (%s) to %s; %d dropped",
+		st.SamplesSent, st.Requests, humanBytes(st.BytesSent), RedactURL(o.cfg.URL), st.SamplesDropped)
+	if st.SamplesDropped > 0 {
+		var reasons []string
+		for _, r := range []struct {
+			name string
+			n    uint64
+		}{{"queue full", st.DroppedQueueFull}, {"rejected by receiver", st.DroppedRejected}, {"retries exhausted", st.DroppedGaveUp}, {"shutdown deadline", st.DroppedShutdown}} {
+			if r.n > 0 {
+				reasons = append(reasons, fmt.Sprintf("%d %s", r.n, r.name))
+			}
+		}
+		fmt.Fprintf(&b, " (%s)", strings.Join(reasons, ", "))
+	}
+	fmt.Fprintf(&b, "; %d retries; stream: %d lines, %d points, %d malformed; %d series live; %d flushes",
+		st.Retries, in.Lines, in.Points, in.Malformed, o.tbl.Len(), o.flushes)
+	if o.overruns > 0 {
+		fmt.Fprintf(&b, " (%d longer than the push interval)", o.overruns)
+	}
+	return Result{
+		Summary:    b.String(),
+		Dropped:    st.SamplesDropped,
+		Malformed:  in.Malformed,
+		FailOnDrop: o.cfg.FailOnDrop,
+	}
+}
+
+func humanBytes(n uint64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}

@@ -1,0 +1,66 @@
+// Package penelopa streams k6 metrics to Prometheus remote-write endpoints from beside a stock
+// k6 process: the k6-penelopa launcher hands it k6's JSON-lines stream, and this package turns
+// that stream into remote-write requests.
+package penelopa
+
+import (
+	"context"
+	"io"
+)
+
+// OutputName is the name users give to --out to select penelopa.
+const OutputName = "penelopa"
+
+// StreamOutput is what the launcher runs beside k6: it consumes k6's JSON-lines stream.
+type StreamOutput interface {
+	// Description is the one line the launcher logs when the output starts.
+	Description() string
+	// Run consumes the stream until EOF or ctx is done.
+	Run(ctx context.Context, stream io.Reader) error
+	// Stop finishes delivery within ctx and reports what happened to every sample.
+	Stop(ctx context.Context) Result
+}
+
+// Params is everything an output needs from the launcher to configure itself.
+type Params struct {
+	// Argument is ARG of --out NAME=ARG, empty for a bare --out NAME.
+	Argument string
+	// Env looks up the launcher's environment.
+	Env func(string) (string, bool)
+	// Hostname is the default instance label.
+	Hostname string
+	// Stderr receives log lines.
+	Stderr io.Writer
+	// Version is penelopa's version, sent as User-Agent.
+	Version string
+}
+
+// Result is an output's account at the end of the run.
+type Result struct {
+	// Summary is the one line printed after k6's own summary.
+	Summary string
+	// Dropped counts samples not delivered, for every reason.
+	Dropped uint64
+	// Malformed counts lines of k6's stream that could not be read.
+	Malformed uint64
+	// FailOnDrop asks the launcher to exit non-zero when Dropped > 0.
+	FailOnDrop bool
+}
+
+// Factory builds an output from the launcher's parameters; it must fail on invalid config
+// before k6 starts.
+type Factory func(Params) (StreamOutput, error)
+
+// Outputs maps an --out name to the factory of the output that consumes k6's stream.
+type Outputs map[string]Factory
+
+// Register adds penelopa to the launcher's outputs under OutputName.
+func Register(o Outputs) {
+	o[OutputName] = func(p Params) (StreamOutput, error) {
+		out, err := New(p)
+		if err != nil {
+			return nil, err
+		}
+		return out, nil
+	}
+}
