@@ -23,6 +23,10 @@ type Config struct {
 	Pod                   string
 	BatchSize             int
 	InsecureSkipTLSVerify bool
+	TLSCAFile             string
+	TLSCertFile           string
+	TLSKeyFile            string
+	TLSMinVersion         string
 	Headers               [][2]string
 	Username              string
 	Password              string
@@ -83,6 +87,24 @@ func Options() []Option {
 		{Key: "insecure_skip_tls_verify", Env: "PENELOPA_INSECURE_SKIP_TLS_VERIFY", Default: "false",
 			Form: "true or false", Meaning: "skip TLS certificate verification (off unless you turn it on)",
 			set: boolSetter(func(c *Config) *bool { return &c.InsecureSkipTLSVerify })},
+		{Key: "tls_ca_file", Env: "PENELOPA_TLS_CA_FILE", Default: "",
+			Form: "a path to a PEM file", Meaning: "CA certificates to verify the endpoint with, instead of the system's",
+			set: fileSetter(func(c *Config) *string { return &c.TLSCAFile })},
+		{Key: "tls_cert_file", Env: "PENELOPA_TLS_CERT_FILE", Default: "",
+			Form: "a path to a PEM file", Meaning: "client certificate (with `tls_key_file`) for mutual TLS",
+			set: fileSetter(func(c *Config) *string { return &c.TLSCertFile })},
+		{Key: "tls_key_file", Env: "PENELOPA_TLS_KEY_FILE", Default: "",
+			Form: "a path to a PEM file", Meaning: "client certificate's private key",
+			set: fileSetter(func(c *Config) *string { return &c.TLSKeyFile })},
+		{Key: "tls_min_version", Env: "PENELOPA_TLS_MIN_VERSION", Default: "1.2",
+			Form: "1.2 or 1.3", Meaning: "lowest TLS version accepted",
+			set: func(c *Config, v string) error {
+				if v != "1.2" && v != "1.3" {
+					return errForm
+				}
+				c.TLSMinVersion = v
+				return nil
+			}},
 		{Key: "headers", Env: "PENELOPA_HEADERS", Default: "",
 			Form: "name:value pairs separated by commas, e.g. X-Scope-OrgID:team-a,X-Env:ci", Secret: true,
 			Meaning: "extra HTTP headers on every request (values are never printed)",
@@ -211,6 +233,9 @@ func LoadConfig(src ConfigSources) (Config, error) {
 	}
 	if err := applyArgument(&c, byKey, src.Argument); err != nil {
 		return Config{}, err
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		return Config{}, errors.New("config: tls_cert_file and tls_key_file go together: set both or neither")
 	}
 	if c.BearerToken != "" && (c.Username != "" || c.Password != "") {
 		return Config{}, errors.New("config: bearer_token and username/password are both set: choose one way to authenticate")
@@ -374,6 +399,18 @@ func durationSetter(field func(*Config) *time.Duration, min time.Duration) func(
 	}
 }
 
+func fileSetter(field func(*Config) *string) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		if v != "" {
+			if _, err := os.Stat(v); err != nil {
+				return fmt.Errorf("cannot read it: %w", err)
+			}
+		}
+		*field(c) = v
+		return nil
+	}
+}
+
 func intSetter(field func(*Config) *int, min, max int) func(*Config, string) error {
 	return func(c *Config, v string) error {
 		n, err := strconv.Atoi(v)
@@ -444,16 +481,6 @@ func validLabelName(s string) bool {
 		}
 	}
 	return true
-}
-
-// RedactURL returns u without its user part, for logs and the startup line.
-func RedactURL(u string) string {
-	p, err := url.Parse(u)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	p.User = nil
-	return p.String()
 }
 
 // ConstLabels are the labels penelopa adds to every series: testid and pod (when set) and the

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"xk6-output-penelopa/sender"
 	"xk6-output-penelopa/series"
 )
 
@@ -72,7 +73,7 @@ func TestConfigArgumentURL(t *testing.T) {
 	if c.URL != "https://user:pw@mimir.example:443/api/v1/push" {
 		t.Errorf("url = %q", c.URL)
 	}
-	if got := RedactURL(c.URL); got != "https://mimir.example:443/api/v1/push" {
+	if got := sender.RedactURL(c.URL); got != "https://mimir.example:443/api/v1/push" {
 		t.Errorf("RedactURL = %q", got)
 	}
 }

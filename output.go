@@ -80,6 +80,11 @@ func New(p Params) (*Output, error) {
 		BearerToken:           cfg.BearerToken,
 		Timeout:               cfg.Timeout,
 		InsecureSkipTLSVerify: cfg.InsecureSkipTLSVerify,
+		CAFile:                cfg.TLSCAFile,
+		CertFile:              cfg.TLSCertFile,
+		KeyFile:               cfg.TLSKeyFile,
+		MinTLSVersion:         cfg.TLSMinVersion,
+		SecretHeaders:         headerNames(cfg.Headers),
 		QueueSize:             cfg.QueueSize,
 		Concurrency:           cfg.Concurrency,
 		MaxRetries:            cfg.MaxRetries,
@@ -105,7 +110,7 @@ func New(p Params) (*Output, error) {
 
 // Description is the startup line: where samples go and how often, never credentials.
 func (o *Output) Description() string {
-	return fmt.Sprintf("penelopa: remote write 1.0 to %s every %s", RedactURL(o.cfg.URL), o.cfg.PushInterval)
+	return fmt.Sprintf("penelopa: remote write 1.0 to %s every %s", sender.RedactURL(o.cfg.URL), o.cfg.PushInterval)
 }
 
 // Run reads k6's stream until it ends, flushing every push interval meanwhile. It returns when
@@ -142,9 +147,13 @@ func (o *Output) flush(now time.Time, final bool) {
 	ts := o.nextTimestamp(now)
 	o.samples = o.tbl.Snapshot(o.samples[:0], now)
 	o.send(o.samples, ts)
+	// The sender starts no body of the next flush before this one's are done, so no receiver
+	// sees a series' samples out of order, staleness markers included.
+	o.snd.EndFlush()
 	if final && o.cfg.StaleMarkers {
 		o.samples = o.tbl.Final(o.samples[:0])
 		o.send(o.samples, o.nextTimestamp(now))
+		o.snd.EndFlush()
 	}
 	o.flushes++
 	if took := time.Since(start); took > o.cfg.PushInterval {
@@ -206,7 +215,7 @@ func (o *Output) result() Result {
 	in := o.rd.Stats()
 	var b strings.Builder
 	fmt.Fprintf(&b, "penelopa: %d samples delivered in %d requests (%s) to %s; %d dropped",
-		st.SamplesSent, st.Requests, humanBytes(st.BytesSent), RedactURL(o.cfg.URL), st.SamplesDropped)
+		st.SamplesSent, st.Requests, humanBytes(st.BytesSent), sender.RedactURL(o.cfg.URL), st.SamplesDropped)
 	if st.SamplesDropped > 0 {
 		var reasons []string
 		for _, r := range []struct {
@@ -230,6 +239,15 @@ func (o *Output) result() Result {
 		Malformed:  in.Malformed,
 		FailOnDrop: o.cfg.FailOnDrop,
 	}
+}
+
+// headerNames lists the configured header names: all their values count as secrets.
+func headerNames(h [][2]string) []string {
+	names := make([]string, len(h))
+	for i, kv := range h {
+		names[i] = kv[0]
+	}
+	return names
 }
 
 func humanBytes(n uint64) string {

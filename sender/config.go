@@ -1,0 +1,263 @@
+package sender
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"xk6-output-penelopa/logs"
+	"xk6-output-penelopa/pool"
+)
+
+// Defaults applied by New to zero-valued Config fields (MaxRetries excepted: 0 is a valid
+// choice), so a caller only sets what it cares about; DefaultMaxRetries is for callers' configs.
+const (
+	DefaultTimeout      = 10 * time.Second
+	DefaultQueueSize    = 32
+	DefaultConcurrency  = 2
+	DefaultMaxRetries   = 5
+	DefaultMaxRetryTime = time.Minute
+	DefaultMinBackoff   = 100 * time.Millisecond
+	DefaultMaxBackoff   = 10 * time.Second
+	DefaultLogInterval  = 5 * time.Second
+	DefaultUserAgent    = "penelopa"
+)
+
+// Config holds what the sender needs; zero values take the Default* constants, except
+// MaxRetries.
+type Config struct {
+	// URL is the remote-write endpoint; userinfo (user:password@) is used as basic auth and never logged.
+	URL string
+	// Headers are sent with every request (e.g. Mimir's X-Scope-OrgID); values are never logged.
+	Headers [][2]string
+	// SecretHeaders names headers (case-insensitive) whose values must be scrubbed from logs, in
+	// addition to the built-in list (Authorization, Cookie, anything containing auth, token,
+	// secret, key or password).
+	SecretHeaders []string
+	// Username and Password set HTTP basic auth; exclusive with BearerToken and URL userinfo.
+	Username, Password string
+	// BearerToken sets "Authorization: Bearer ..."; exclusive with basic auth.
+	BearerToken string
+	// Timeout bounds one HTTP attempt (connect, write, response).
+	Timeout time.Duration
+	// InsecureSkipTLSVerify disables server certificate checks (test setups only).
+	InsecureSkipTLSVerify bool
+	// CAFile is a PEM bundle trusted instead of the system roots.
+	CAFile string
+	// CertFile and KeyFile are a PEM client certificate and key for mutual TLS.
+	CertFile, KeyFile string
+	// MinTLSVersion is "1.2" (default) or "1.3".
+	MinTLSVersion string
+	// QueueSize is how many bodies wait at most; when full the oldest is dropped.
+	QueueSize int
+	// Concurrency is how many requests may be in flight (only bodies of one flush run together).
+	Concurrency int
+	// MaxRetries bounds retries after the first attempt, taken literally: 0 never retries.
+	MaxRetries int
+	// MaxRetryTime bounds the time one body may spend in retries before it is given up.
+	MaxRetryTime time.Duration
+	// MinBackoff and MaxBackoff bound the exponential backoff; MaxBackoff also caps Retry-After.
+	MinBackoff, MaxBackoff time.Duration
+	// LogInterval is the least time between two failure lines of one kind.
+	LogInterval time.Duration
+	// UserAgent is sent as User-Agent.
+	UserAgent string
+	// Pool receives every body back once it is acknowledged or dropped.
+	Pool *pool.Pool
+	// Log receives failure lines (rate limited) and, at debug level, one line per request.
+	Log *logs.Logger
+}
+
+// endpoint is the parsed, credential-free form of Config.URL.
+type endpoint struct {
+	uri   string // scheme://host[:port]/path?query, no userinfo
+	addr  string // host:port for the HostClient
+	isTLS bool
+	user  string // from userinfo, if any
+	pass  string
+	hasUI bool
+}
+
+func parseEndpoint(raw string) (endpoint, error) {
+	var ep endpoint
+	u, err := url.Parse(raw)
+	if err != nil {
+		// url.Error repeats the whole input, credentials included: never wrap it.
+		return ep, fmt.Errorf("remote-write URL %q is not a valid URL", RedactURL(raw))
+	}
+	switch u.Scheme {
+	case "http":
+	case "https":
+		ep.isTLS = true
+	default:
+		return ep, fmt.Errorf("remote-write URL %q: scheme must be http or https", RedactURL(raw))
+	}
+	if u.Hostname() == "" {
+		return ep, fmt.Errorf("remote-write URL %q has no host", RedactURL(raw))
+	}
+	if u.User != nil {
+		ep.hasUI = true
+		ep.user = u.User.Username()
+		ep.pass, _ = u.User.Password()
+		u.User = nil
+	}
+	port := u.Port()
+	if port == "" {
+		port = "80"
+		if ep.isTLS {
+			port = "443"
+		}
+	}
+	ep.addr = net.JoinHostPort(u.Hostname(), port)
+	u.Fragment = ""
+	ep.uri = u.String()
+	return ep, nil
+}
+
+// RedactURL returns u without its userinfo, so a URL can be logged without its password; it also
+// copes with input that does not parse.
+func RedactURL(u string) string {
+	if p, err := url.Parse(u); err == nil {
+		p.User = nil
+		return p.String()
+	}
+	// Unparseable: cut anything between "://" and the last '@' of the authority.
+	rest, scheme := u, ""
+	if i := strings.Index(u, "://"); i >= 0 {
+		scheme, rest = u[:i+3], u[i+3:]
+	}
+	authEnd := strings.IndexAny(rest, "/?#")
+	if authEnd < 0 {
+		authEnd = len(rest)
+	}
+	if at := strings.LastIndexByte(rest[:authEnd], '@'); at >= 0 {
+		rest = "xxxxx@" + rest[at+1:]
+	}
+	return scheme + rest
+}
+
+// authHeader validates the credential combination and returns the Authorization value (or "").
+func authHeader(cfg *Config, ep endpoint) (string, error) {
+	user, pass := cfg.Username, cfg.Password
+	if ep.hasUI {
+		if user != "" || pass != "" {
+			return "", errors.New("basic auth is given both in the URL and as username/password: keep one")
+		}
+		user, pass = ep.user, ep.pass
+	}
+	basic := user != "" || pass != ""
+	if basic && cfg.BearerToken != "" {
+		return "", errors.New("both basic auth and a bearer token are set: a request carries only one Authorization header, keep one")
+	}
+	for _, h := range cfg.Headers {
+		if strings.EqualFold(h[0], "Authorization") && (basic || cfg.BearerToken != "") {
+			return "", errors.New("an Authorization header is given both as a custom header and as basic auth or bearer token: keep one")
+		}
+	}
+	switch {
+	case basic:
+		return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass)), nil
+	case cfg.BearerToken != "":
+		return "Bearer " + cfg.BearerToken, nil
+	}
+	return "", nil
+}
+
+// isSecretHeader reports whether a header's value is a credential that must never reach a log.
+func isSecretHeader(name string, extra []string) bool {
+	n := strings.ToLower(name)
+	for _, e := range extra {
+		if strings.EqualFold(e, name) {
+			return true
+		}
+	}
+	if n == "cookie" {
+		return true
+	}
+	for _, w := range []string{"auth", "token", "secret", "key", "password"} {
+		if strings.Contains(n, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// tlsConfig builds the client TLS settings; verification stays on unless explicitly skipped.
+func tlsConfig(cfg *Config) (*tls.Config, error) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: cfg.InsecureSkipTLSVerify}
+	switch cfg.MinTLSVersion {
+	case "", "1.2":
+	case "1.3":
+		tc.MinVersion = tls.VersionTLS13
+	default:
+		return nil, fmt.Errorf("minimum TLS version %q: expected 1.2 or 1.3", cfg.MinTLSVersion)
+	}
+	if cfg.CAFile != "" {
+		pem, err := os.ReadFile(cfg.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("reading CA file: %w", err)
+		}
+		roots := x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("CA file %s holds no PEM certificate", cfg.CAFile)
+		}
+		tc.RootCAs = roots
+	}
+	if (cfg.CertFile == "") != (cfg.KeyFile == "") {
+		return nil, errors.New("client certificate and key must be given together")
+	}
+	if cfg.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.CertFile, cfg.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("loading client certificate: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return tc, nil
+}
+
+// withDefaults fills zero-valued fields and rejects impossible ones.
+func withDefaults(cfg Config) (Config, error) {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&cfg.Timeout, DefaultTimeout)
+	def(&cfg.MaxRetryTime, DefaultMaxRetryTime)
+	def(&cfg.MinBackoff, DefaultMinBackoff)
+	def(&cfg.MaxBackoff, DefaultMaxBackoff)
+	def(&cfg.LogInterval, DefaultLogInterval)
+	if cfg.QueueSize == 0 {
+		cfg.QueueSize = DefaultQueueSize
+	}
+	if cfg.Concurrency == 0 {
+		cfg.Concurrency = DefaultConcurrency
+	}
+	if cfg.UserAgent == "" {
+		cfg.UserAgent = DefaultUserAgent
+	}
+	if cfg.Pool == nil {
+		cfg.Pool = pool.New(0)
+	}
+	switch {
+	case cfg.Timeout < 0, cfg.MaxRetryTime < 0, cfg.MinBackoff < 0, cfg.MaxBackoff < 0, cfg.LogInterval < 0:
+		return cfg, errors.New("sender durations must not be negative")
+	case cfg.MaxRetries < 0:
+		return cfg, fmt.Errorf("max retries %d must not be negative", cfg.MaxRetries)
+	case cfg.QueueSize < 0:
+		return cfg, fmt.Errorf("queue size %d must be positive", cfg.QueueSize)
+	case cfg.Concurrency < 0:
+		return cfg, fmt.Errorf("concurrency %d must be positive", cfg.Concurrency)
+	case cfg.MinBackoff > cfg.MaxBackoff:
+		return cfg, fmt.Errorf("min backoff %s exceeds max backoff %s", cfg.MinBackoff, cfg.MaxBackoff)
+	}
+	return cfg, nil
+}

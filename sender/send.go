@@ -1,0 +1,229 @@
+package sender
+
+import (
+	"errors"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"xk6-output-penelopa/logs"
+)
+
+// outcome is what one attempt tells the retry loop.
+type outcome int
+
+const (
+	acked     outcome = iota // 2xx: acknowledged
+	retryable                // network error, timeout, 5xx, 429
+	rejected                 // any other status: the receiver will never take this body
+)
+
+// maxRetryAfter bounds a parsed Retry-After (seconds) before any overflow can happen.
+const maxRetryAfter = 24 * 60 * 60
+
+// maxErrBody bounds how much of a receiver's error answer is logged.
+const maxErrBody = 256
+
+const (
+	headerContentEncoding = "Content-Encoding"
+	headerRWVersion       = "X-Prometheus-Remote-Write-Version"
+	headerAuthorization   = "Authorization"
+)
+
+// deliver sends one body until it is acknowledged, rejected, out of retry budget or aborted,
+// counts the outcome and returns the buffer to the pool. timer belongs to the calling worker.
+func (s *Sender) deliver(it item, timer *time.Timer) {
+	start := time.Now()
+	for attempt := 1; ; attempt++ {
+		if s.isAborted() {
+			s.drop(it, reasonShutdown)
+			return
+		}
+		if attempt > 1 {
+			s.st.retries.Add(1)
+		}
+		out, retryAfter := s.attempt(it, attempt)
+		switch out {
+		case acked:
+			s.st.sent.Add(uint64(it.samples))
+			s.st.bodies.Add(1)
+			s.st.bytes.Add(uint64(len(it.body.B)))
+			s.cfg.Pool.Put(it.body)
+			return
+		case rejected:
+			s.drop(it, reasonRejected)
+			return
+		}
+		if s.isAborted() {
+			s.drop(it, reasonShutdown)
+			return
+		}
+		if attempt > s.cfg.MaxRetries {
+			s.giveUp(it, attempt, "retries exhausted")
+			return
+		}
+		wait := s.backoff(attempt, retryAfter)
+		if time.Since(start)+wait > s.cfg.MaxRetryTime {
+			s.giveUp(it, attempt, "retry time budget exhausted")
+			return
+		}
+		if !s.sleep(timer, wait) {
+			s.drop(it, reasonShutdown)
+			return
+		}
+	}
+}
+
+func (s *Sender) giveUp(it item, attempts int, why string) {
+	s.drop(it, reasonGaveUp)
+	s.report(kindGaveUp, logs.Error, "remote write: gave up on a body of %d samples after %d attempts: %s", it.samples, attempts, why)
+}
+
+func (s *Sender) isAborted() bool {
+	select {
+	case <-s.abortCh:
+		return true
+	default:
+		return false
+	}
+}
+
+// attempt makes one HTTP request. Request and response come from fasthttp's pools and go back
+// before it returns; the body is lent to fasthttp without a copy (SetBodyRaw) and stays ours.
+func (s *Sender) attempt(it item, attempt int) (outcome, time.Duration) {
+	req := fasthttp.AcquireRequest()
+	resp := fasthttp.AcquireResponse()
+	req.Header.SetMethod(fasthttp.MethodPost)
+	req.SetRequestURI(s.uri)
+	req.Header.SetContentType("application/x-protobuf")
+	req.Header.Set(headerContentEncoding, "snappy")
+	req.Header.Set(headerRWVersion, "0.1.0")
+	req.Header.SetUserAgent(s.cfg.UserAgent)
+	if s.auth != "" {
+		req.Header.Set(headerAuthorization, s.auth)
+	}
+	for i := range s.headers {
+		req.Header.Set(s.headers[i][0], s.headers[i][1])
+	}
+	req.SetBodyRaw(it.body.B)
+
+	t0 := time.Now()
+	deadline := t0.Add(s.cfg.Timeout)
+	if d := s.deadline.Load(); d != 0 && d < deadline.UnixNano() {
+		deadline = time.Unix(0, d)
+	}
+	err := s.client.DoDeadline(req, resp, deadline)
+	latency := time.Since(t0)
+	s.st.requests.Add(1)
+
+	out, retryAfter, status := acked, time.Duration(0), 0
+	switch {
+	case err != nil:
+		out = retryable
+		s.st.failures.Add(1)
+		kind := kindNetwork
+		if errors.Is(err, fasthttp.ErrTimeout) {
+			kind = kindTimeout
+		}
+		s.report(kind, logs.Warn, "remote write: attempt %d failed after %s: %v", attempt, latency.Round(time.Millisecond), err)
+	default:
+		status = resp.StatusCode()
+		switch {
+		case status >= 200 && status < 300:
+		case status == fasthttp.StatusTooManyRequests || status >= 500:
+			out = retryable
+			s.st.failures.Add(1)
+			retryAfter = parseRetryAfter(resp.Header.Peek(fasthttp.HeaderRetryAfter), time.Now())
+			s.report(kindRetryStatus, logs.Warn, "remote write: attempt %d got HTTP %d: %s", attempt, status, errBody(resp.Body()))
+		default:
+			out = rejected
+			s.st.failures.Add(1)
+			s.report(kindRejected, logs.Error, "remote write: receiver rejected a body of %d samples with HTTP %d, dropped: %s", it.samples, status, errBody(resp.Body()))
+		}
+	}
+	if s.log.Enabled(logs.Debug) {
+		s.debug(status, latency, it.samples, len(it.body.B), attempt)
+	}
+	fasthttp.ReleaseResponse(resp)
+	fasthttp.ReleaseRequest(req)
+	return out, retryAfter
+}
+
+// debug is the per-request line, kept out of attempt so its boxing costs nothing when disabled.
+func (s *Sender) debug(status int, latency time.Duration, samples, bytes, attempt int) {
+	s.logLine(logs.Debug, "remote write: status=%d latency=%s samples=%d bytes=%d attempt=%d",
+		status, latency.Round(time.Microsecond), samples, bytes, attempt)
+}
+
+// errBody returns at most maxErrBody bytes of a receiver's answer, cut on a rune boundary.
+func errBody(b []byte) string {
+	if len(b) > maxErrBody {
+		return strings.ToValidUTF8(string(b[:maxErrBody]), "") + "..."
+	}
+	return strings.ToValidUTF8(string(b), "")
+}
+
+// backoff returns the wait before retry number attempt: exponential from MinBackoff, capped at
+// MaxBackoff, with equal jitter (half fixed, half random) so many senders do not retry in step;
+// a receiver's Retry-After wins when longer, capped at MaxBackoff as well.
+func (s *Sender) backoff(attempt int, retryAfter time.Duration) time.Duration {
+	d := s.cfg.MinBackoff
+	for i := 1; i < attempt && d < s.cfg.MaxBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, s.cfg.MaxBackoff)
+	if half := d / 2; half > 0 {
+		d = half + rand.N(half+1)
+	}
+	if retryAfter > d {
+		d = min(retryAfter, s.cfg.MaxBackoff)
+	}
+	return d
+}
+
+// sleep waits d unless Close's ctx ends first; it reports whether the full wait elapsed.
+func (s *Sender) sleep(timer *time.Timer, d time.Duration) bool {
+	if d <= 0 {
+		return !s.isAborted()
+	}
+	timer.Reset(d)
+	select {
+	case <-timer.C:
+		return true
+	case <-s.abortCh:
+		timer.Stop()
+		return false
+	}
+}
+
+// parseRetryAfter reads a Retry-After value, delay-seconds or HTTP-date; 0 when absent or bad.
+func parseRetryAfter(v []byte, now time.Time) time.Duration {
+	if len(v) == 0 {
+		return 0
+	}
+	var secs int64
+	digits := true
+	for _, c := range v {
+		if c < '0' || c > '9' {
+			digits = false
+			break
+		}
+		if secs = secs*10 + int64(c-'0'); secs > maxRetryAfter {
+			secs = maxRetryAfter // absurd; the caller caps it anyway
+			break
+		}
+	}
+	if digits {
+		return time.Duration(secs) * time.Second
+	}
+	t, err := fasthttp.ParseHTTPDate(v)
+	if err != nil {
+		return 0
+	}
+	if d := t.Sub(now); d > 0 {
+		return d
+	}
+	return 0
+}

@@ -1,0 +1,350 @@
+// Package sender delivers compressed remote-write bodies over HTTP: a bounded queue that never
+// blocks the flush loop, a few concurrent senders that keep every series' samples in order,
+// and retries with capped backoff, so a slow or dead receiver costs memory bounded by the queue
+// and never slows the producer.
+package sender
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"xk6-output-penelopa/logs"
+	"xk6-output-penelopa/pool"
+)
+
+// Ordering rule (why samples of one series never arrive out of order):
+//
+// Every body carries the flush generation it was enqueued in; EndFlush closes a generation. A
+// series appears at most once per flush, so the bodies of one generation are independent and
+// may be in flight together, up to Concurrency. A body of a later generation is started only
+// once every body of earlier generations has finished (acknowledged or dropped). Queue order is
+// generation order, so a worker may take the queue head when nothing is in flight or when the
+// head belongs to the generation in flight; otherwise it waits. Dropping the oldest body when
+// the queue is full only loses samples, it never reorders them.
+
+// item is one queued body.
+type item struct {
+	body    *pool.Buffer
+	samples int
+	gen     uint64
+}
+
+// Sender owns a fasthttp client, a bounded queue and the workers that drain it. Enqueue,
+// EndFlush, Stats and Close are safe for concurrent use.
+type Sender struct {
+	cfg     Config
+	log     *logs.Logger
+	client  *fasthttp.HostClient
+	uri     string
+	auth    string // Authorization value or ""
+	headers [][2]string
+	secrets []string // values scrubbed from every log line
+
+	mu       sync.Mutex
+	cond     *sync.Cond
+	q        []item // ring buffer
+	head, n  int
+	gen      uint64 // generation Enqueue stamps
+	flying   int    // bodies in flight
+	flyGen   uint64 // their generation when flying > 0
+	closed   bool   // no more Enqueue
+	aborted  bool   // Close's ctx is done: stop retrying, drop the rest
+	abortCh  chan struct{}
+	workers  sync.WaitGroup
+	done     chan struct{}
+	closeMu  sync.Mutex
+	deadline atomic.Int64 // Close's ctx deadline in unix ns, 0 if none: caps attempts
+
+	conns  conns
+	limits [numKinds]limiter
+	st     counters
+}
+
+// counters are the Stats source; atomics so workers never contend on a lock for them.
+type counters struct {
+	enqueued, sent                             atomic.Uint64
+	queueFull, rejected, gaveUp, shutdown      atomic.Uint64
+	requests, retries, failures, bytes, bodies atomic.Uint64
+}
+
+// New validates cfg, builds the HTTP client and starts Concurrency workers.
+func New(cfg Config) (*Sender, error) {
+	cfg, err := withDefaults(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("sender config: %w", err)
+	}
+	ep, err := parseEndpoint(cfg.URL)
+	if err != nil {
+		return nil, err
+	}
+	auth, err := authHeader(&cfg, ep)
+	if err != nil {
+		return nil, fmt.Errorf("remote-write auth: %w", err)
+	}
+	// Validated even for http:// so a TLS option that cannot work is reported, not ignored.
+	tc, err := tlsConfig(&cfg)
+	if err != nil {
+		return nil, fmt.Errorf("remote-write TLS: %w", err)
+	}
+	s := &Sender{
+		cfg:     cfg,
+		log:     cfg.Log,
+		uri:     ep.uri,
+		auth:    auth,
+		headers: append([][2]string(nil), cfg.Headers...), // the caller may reuse its slice
+		q:       make([]item, cfg.QueueSize),
+		abortCh: make(chan struct{}),
+		done:    make(chan struct{}),
+	}
+	s.cond = sync.NewCond(&s.mu)
+	for _, v := range []string{cfg.Password, ep.pass, cfg.BearerToken, auth} {
+		s.addSecret(v)
+	}
+	if auth != "" {
+		s.addSecret(strings.TrimPrefix(strings.TrimPrefix(auth, "Basic "), "Bearer "))
+	}
+	for _, h := range cfg.Headers {
+		if isSecretHeader(h[0], cfg.SecretHeaders) {
+			s.addSecret(h[1])
+		}
+	}
+	proxy, proxyURL, err := proxyDialer(ep, cfg.Timeout)
+	if err != nil {
+		return nil, err
+	}
+	if proxyURL != nil {
+		s.conns.proxy = proxy
+		if p, ok := proxyURL.User.Password(); ok {
+			s.addSecret(p)
+		}
+		s.logLine(logs.Info, "remote write goes through proxy %s", RedactURL(proxyURL.String()))
+	}
+	s.client = &fasthttp.HostClient{
+		Addr:                  ep.addr,
+		Name:                  cfg.UserAgent,
+		IsTLS:                 ep.isTLS,
+		MaxConns:              cfg.Concurrency,
+		SecureErrorLogMessage: true,
+		DialTimeout:           s.conns.dial,
+		// A POST is not idempotent for fasthttp; our own retry loop decides.
+		RetryIfErr: func(*fasthttp.Request, int, error) (bool, bool) { return false, false },
+	}
+	if ep.isTLS {
+		s.client.TLSConfig = tc
+	}
+	s.workers.Add(cfg.Concurrency)
+	for range cfg.Concurrency {
+		go s.work()
+	}
+	go func() { s.workers.Wait(); close(s.done) }()
+	return s, nil
+}
+
+func (s *Sender) addSecret(v string) {
+	if v != "" {
+		s.secrets = append(s.secrets, v)
+	}
+}
+
+// Enqueue hands a compressed body holding samples to the sender, which owns it from now on
+// (it goes back to Config.Pool); it never blocks: when the queue is full the oldest waiting body
+// is dropped and counted. A nil body counts its samples as rejected.
+func (s *Sender) Enqueue(body *pool.Buffer, samples int) {
+	s.st.enqueued.Add(uint64(samples))
+	if body == nil { // a caller bug; count it rather than crash a worker
+		s.drop(item{samples: samples}, reasonRejected)
+		return
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		s.drop(item{body: body, samples: samples}, reasonShutdown)
+		s.report(kindShutdown, logs.Warn, "remote write: body of %d samples enqueued after close, dropped", samples)
+		return
+	}
+	var old item
+	full := s.n == len(s.q)
+	if full {
+		old = s.q[s.head]
+		s.q[s.head] = item{}
+		s.head = (s.head + 1) % len(s.q)
+		s.n--
+	}
+	s.q[(s.head+s.n)%len(s.q)] = item{body: body, samples: samples, gen: s.gen}
+	s.n++
+	s.cond.Signal()
+	s.mu.Unlock()
+	if full {
+		s.drop(old, reasonQueueFull)
+		s.report(kindQueueFull, logs.Warn, "remote write: queue of %d bodies full, dropped the oldest (%d samples); the receiver is slower than the flush rate", len(s.q), old.samples)
+	}
+}
+
+// EndFlush marks the end of one flush: bodies enqueued after it are sent only once every body
+// enqueued before it has finished, which keeps each series in order while bodies of one flush
+// go in parallel. Call it after the last Enqueue of every flush.
+func (s *Sender) EndFlush() {
+	s.mu.Lock()
+	s.gen++
+	s.mu.Unlock()
+}
+
+// work is one sender goroutine: take the next body the ordering rule allows, deliver it.
+func (s *Sender) work() {
+	defer s.workers.Done()
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	s.mu.Lock()
+	for {
+		for !s.aborted && (s.n == 0 || (s.flying > 0 && s.q[s.head].gen != s.flyGen)) {
+			if s.closed && s.n == 0 {
+				s.mu.Unlock()
+				return
+			}
+			s.cond.Wait()
+		}
+		if s.aborted {
+			s.mu.Unlock()
+			return
+		}
+		it := s.q[s.head]
+		s.q[s.head] = item{}
+		s.head = (s.head + 1) % len(s.q)
+		s.n--
+		s.flying++
+		s.flyGen = it.gen
+		s.mu.Unlock()
+
+		s.deliver(it, timer)
+
+		s.mu.Lock()
+		s.flying--
+		if s.flying == 0 {
+			s.cond.Broadcast()
+		}
+	}
+}
+
+// Close stops accepting bodies and drains the queue and in-flight requests until ctx is done;
+// then retries stop, attempts are cut at ctx's deadline, and what is left is dropped with
+// reason shutdown. It returns once every body is accounted for; later calls return at once.
+func (s *Sender) Close(ctx context.Context) {
+	s.closeMu.Lock()
+	defer s.closeMu.Unlock()
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		<-s.done
+		return
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		s.deadline.Store(dl.UnixNano())
+	}
+	s.closed = true
+	s.cond.Broadcast()
+	s.mu.Unlock()
+
+	select {
+	case <-s.done:
+	case <-ctx.Done():
+		s.mu.Lock()
+		s.aborted = true
+		close(s.abortCh)
+		s.cond.Broadcast()
+		s.mu.Unlock()
+		s.conns.abort() // fails requests in flight at once
+		<-s.done
+	}
+	// Workers are gone: whatever is still queued will never be sent.
+	s.mu.Lock()
+	left, samples := s.n, 0
+	for s.n > 0 {
+		it := s.q[s.head]
+		s.q[s.head] = item{}
+		s.head = (s.head + 1) % len(s.q)
+		s.n--
+		samples += it.samples
+		s.drop(it, reasonShutdown)
+	}
+	s.mu.Unlock()
+	if left > 0 {
+		s.report(kindShutdown, logs.Warn, "remote write: shutdown deadline reached, dropped %d queued bodies (%d samples)", left, samples)
+	}
+	s.client.CloseIdleConnections()
+}
+
+// Stats counts what happened to every sample and request. After Close, SamplesEnqueued equals
+// SamplesSent plus SamplesDropped; before it the difference is queued or in flight.
+type Stats struct {
+	// SamplesEnqueued is every sample handed to Enqueue.
+	SamplesEnqueued uint64
+	// SamplesSent were acknowledged with a 2xx.
+	SamplesSent uint64
+	// SamplesDropped is the sum of the Dropped* reasons.
+	SamplesDropped uint64
+	// DroppedQueueFull were the oldest in a full queue.
+	DroppedQueueFull uint64
+	// DroppedRejected got a non-retryable answer (4xx other than 429, or 3xx).
+	DroppedRejected uint64
+	// DroppedGaveUp exhausted MaxRetries or MaxRetryTime.
+	DroppedGaveUp uint64
+	// DroppedShutdown were still queued or retrying when Close's ctx ended, or came after Close.
+	DroppedShutdown uint64
+	// Requests counts HTTP attempts, Retries the attempts after a body's first, Failures the
+	// attempts that did not get a 2xx.
+	Requests, Retries, Failures uint64
+	// BodiesSent counts acknowledged bodies and BytesSent their compressed bytes.
+	BodiesSent, BytesSent uint64
+}
+
+// Stats returns the counters so far.
+func (s *Sender) Stats() Stats {
+	st := Stats{
+		SamplesEnqueued:  s.st.enqueued.Load(),
+		SamplesSent:      s.st.sent.Load(),
+		DroppedQueueFull: s.st.queueFull.Load(),
+		DroppedRejected:  s.st.rejected.Load(),
+		DroppedGaveUp:    s.st.gaveUp.Load(),
+		DroppedShutdown:  s.st.shutdown.Load(),
+		Requests:         s.st.requests.Load(),
+		Retries:          s.st.retries.Load(),
+		Failures:         s.st.failures.Load(),
+		BodiesSent:       s.st.bodies.Load(),
+		BytesSent:        s.st.bytes.Load(),
+	}
+	st.SamplesDropped = st.DroppedQueueFull + st.DroppedRejected + st.DroppedGaveUp + st.DroppedShutdown
+	return st
+}
+
+type reason int
+
+const (
+	reasonQueueFull reason = iota
+	reasonRejected
+	reasonGaveUp
+	reasonShutdown
+)
+
+// drop counts a body's samples under r and returns its buffer to the pool.
+func (s *Sender) drop(it item, r reason) {
+	n := uint64(it.samples)
+	switch r {
+	case reasonQueueFull:
+		s.st.queueFull.Add(n)
+	case reasonRejected:
+		s.st.rejected.Add(n)
+	case reasonGaveUp:
+		s.st.gaveUp.Add(n)
+	case reasonShutdown:
+		s.st.shutdown.Add(n)
+	}
+	if it.body != nil {
+		s.cfg.Pool.Put(it.body)
+	}
+}
