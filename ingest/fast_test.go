@@ -1,0 +1,108 @@
+package ingest
+
+import (
+	"bytes"
+	"math"
+	"os"
+	"testing"
+
+	"github.com/valyala/fastjson"
+)
+
+// slowPoint extracts what scanPoint does, through fastjson (the reference).
+func slowPoint(p *fastjson.Parser, line []byte) (pointFields, bool) {
+	v, err := p.ParseBytes(line)
+	if err != nil || string(v.GetStringBytes("type")) != "Point" {
+		return pointFields{}, false
+	}
+	data := v.Get("data")
+	if data == nil {
+		return pointFields{}, false
+	}
+	val := data.Get("value")
+	if val == nil || val.Type() != fastjson.TypeNumber {
+		return pointFields{}, false
+	}
+	f, err := val.Float64()
+	if err != nil {
+		return pointFields{}, false
+	}
+	pf := pointFields{name: v.GetStringBytes("metric"), value: f}
+	if tags := data.Get("tags"); tags != nil {
+		pf.tags = tags.MarshalTo(nil)
+	}
+	return pf, true
+}
+
+// checkAgrees fails when scanPoint accepts a line that fastjson reads differently.
+func checkAgrees(t *testing.T, p *fastjson.Parser, line []byte) {
+	t.Helper()
+	fast, ok := scanPoint(line)
+	if !ok {
+		return
+	}
+	slow, ok := slowPoint(p, line)
+	if !ok {
+		t.Fatalf("scanPoint accepted a line fastjson rejects: %q", line)
+	}
+	if !bytes.Equal(fast.name, slow.name) || !bytes.Equal(fast.tags, slow.tags) ||
+		math.Float64bits(fast.value) != math.Float64bits(slow.value) {
+		t.Fatalf("%q:\n fast %q %q %v\n slow %q %q %v", line, fast.name, fast.tags, fast.value, slow.name, slow.tags, slow.value)
+	}
+}
+
+var scanCases = []struct {
+	line string
+	fast bool // taken by the fast path
+}{
+	{`{"metric":"m","type":"Point","data":{"time":"2026-11-25T12:11:12.663595339Z","value":2,"tags":{"group":"","my-tag":"x\"é","scenario":"default"}}}`, true},
+	{`{"metric":"m","type":"Point","data":{"time":"t","value":0.053179,"tags":{"a":"\u0026"},"metadata":{"vu":"1","iter":"2"}}}`, true},
+	{`{"type":"Point","metric":"m","data":{"value":-12.5}}`, true},
+	{`{"metric":"m","type":"Point","data":{"value":1,"tags":{}},"extra":[1,{"x":[true,false,null]},"s"]}`, true},
+	{`{"metric":"m","type":"Point","data":{"time":1732536672663,"value":100000000000000,"tags":{"k":"v"}}}`, true},
+	{`{"metric":"m","type":"Point","data":{"value":0.30000000000000004,"tags":{}}}`, false}, // 17 digits
+	{`{"metric":"m","type":"Point","data":{"value":1e3,"tags":{}}}`, false},
+	{`{"metric":"m","type":"Point","data":{"value":01,"tags":{}}}`, false},
+	{`{"metric":"m","type":"Point","data":{"value":1.,"tags":{}}}`, false},
+	{`{"metric":"m","type":"Point","data":{"value":-,"tags":{}}}`, false},
+	{`{"metric":"m","type":"Point","data":{"value":"1","tags":{}}}`, false},
+	{`{"metric":"m","type":"Point","data":{"value":1,"tags":{"a":1}}}`, false},
+	{`{"metric":"m","type":"Point","data":{"value":1,"tags":null}}`, false},
+	{`{"metric":"m","type":"Point","data":{"value":1,"value":2}}`, false},
+	{`{"metric":"m","type":"Point","data":{"value":1}} `, false},
+	{` {"metric":"m","type":"Point","data":{"value":1}}`, false},
+	{`{"metric": "m","type":"Point","data":{"value":1}}`, false},
+	{`{"metric":"m","type":"Metric","data":{"value":1}}`, false},
+	{`{"metric":"m","type":"Point"}`, false},
+	{`{"metric":"m\u0041","type":"Point","data":{"value":1}}`, false},
+	{`{"metric":"m","type":"Point","data":{"value":1,"tags":{"a":"b\"}}}`, false},
+	{`{"metric":"m","type":"Point","data":{"value":1}`, false},
+	{`{"metric":"m","type":"Point","data":{"value":1}}}`, false},
+	{`{"metric":"m","type":"Point","data":{"value":1,"x":[[[[[[[[[[[1]]]]]]]]]]]}}`, false},
+	{`{"metric":"m","type":"Point","data":{"value":1,"x":tru}}`, false},
+}
+
+func TestScanPointAgreesWithFastjson(t *testing.T) {
+	var p fastjson.Parser
+	for _, tc := range scanCases {
+		if _, ok := scanPoint([]byte(tc.line)); ok != tc.fast {
+			t.Errorf("scanPoint(%s) ok = %v, want %v", tc.line, ok, tc.fast)
+		}
+		checkAgrees(t, &p, []byte(tc.line))
+	}
+	data, err := os.ReadFile("testdata/k6-v1.8.1-stream.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range bytes.Split(data, []byte("\n")) {
+		checkAgrees(t, &p, line)
+	}
+}
+
+func FuzzScanPoint(f *testing.F) {
+	for _, tc := range scanCases {
+		f.Add([]byte(tc.line))
+	}
+	var p fastjson.Parser
+	f.Fuzz(func(t *testing.T, line []byte) { checkAgrees(t, &p, line) })
+}

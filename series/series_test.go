@@ -1,0 +1,592 @@
+package series
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/VictoriaMetrics/easyproto"
+
+	"xk6-output-penelopa/encoder"
+)
+
+// decodeBlock reads a label block back with easyproto as "name=value" pairs in wire order.
+func decodeBlock(t testing.TB, b []byte) []string {
+	t.Helper()
+	var out []string
+	var fc, lc easyproto.FieldContext
+	for len(b) > 0 {
+		var err error
+		if b, err = fc.NextField(b); err != nil || fc.FieldNum != 1 {
+			t.Fatalf("label block: field %d: %v", fc.FieldNum, err)
+		}
+		body, ok := fc.MessageData()
+		if !ok {
+			t.Fatal("label: not a message")
+		}
+		var name, value string
+		for len(body) > 0 {
+			if body, err = lc.NextField(body); err != nil {
+				t.Fatalf("label: %v", err)
+			}
+			s, _ := lc.String()
+			switch lc.FieldNum {
+			case 1:
+				name = s
+			case 2:
+				value = s
+			}
+		}
+		out = append(out, name+"="+value)
+	}
+	return out
+}
+
+// snapshotMap flattens a snapshot into "label,label,..." -> value.
+func snapshotMap(t testing.TB, samples []Sample) map[string]float64 {
+	t.Helper()
+	m := make(map[string]float64)
+	for _, s := range samples {
+		k := strings.Join(decodeBlock(t, s.Labels), ",")
+		if _, dup := m[k]; dup {
+			t.Fatalf("duplicate series %s", k)
+		}
+		m[k] = s.Value
+	}
+	return m
+}
+
+func mustTable(t testing.TB, opts Options) *Table {
+	t.Helper()
+	tbl, err := NewTable(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tbl
+}
+
+// raw returns a raw tags object for pairs, the way k6 writes it.
+func raw(pairs ...string) []byte {
+	var b strings.Builder
+	b.WriteByte('{')
+	for i := 0; i < len(pairs); i += 2 {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, "%q:%q", pairs[i], pairs[i+1])
+	}
+	b.WriteByte('}')
+	return []byte(b.String())
+}
+
+func tagsOf(pairs ...string) []Tag {
+	var out []Tag
+	for i := 0; i < len(pairs); i += 2 {
+		out = append(out, Tag{Name: []byte(pairs[i]), Value: []byte(pairs[i+1])})
+	}
+	return out
+}
+
+// put observes v for metric name with tags, inserting the series when new.
+func put(t testing.TB, tbl *Table, name string, v float64, pairs ...string) {
+	t.Helper()
+	tbl.Lock()
+	defer tbl.Unlock()
+	if tbl.Observe([]byte(name), raw(pairs...), v) {
+		return
+	}
+	if err := tbl.Insert([]byte(name), raw(pairs...), tagsOf(pairs...), v); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func declare(t testing.TB, tbl *Table, name string, k Kind, c Contains) {
+	t.Helper()
+	tbl.Lock()
+	defer tbl.Unlock()
+	if err := tbl.Declare(name, k, c); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestParseTrendStats(t *testing.T) {
+	for _, tc := range []struct {
+		stat, suffix, err string
+	}{
+		{"count", "count", ""}, {"sum", "sum", ""}, {"min", "min", ""}, {"max", "max", ""},
+		{"avg", "avg", ""}, {"med", "med", ""}, {"p(95)", "p95", ""}, {"p(99)", "p99", ""},
+		{"p(99.9)", "p99_9", ""}, {"p(9.99)", "p9_99", ""}, {"p(0.5)", "p0_5", ""},
+		{"p(0)", "p0", ""}, {"p(100)", "p100", ""}, {"p(99.90)", "p99_9", ""},
+		{"p(abc)", "", `trend stat "p(abc)": expected count, sum, min, max, avg, med or p(N) with 0<=N<=100`},
+		{"p(101)", "", `trend stat "p(101)"`}, {"p(-1)", "", `trend stat "p(-1)"`},
+		{"p()", "", `"p()"`}, {"p(1e1)", "", `"p(1e1)"`}, {"p(99", "", `"p(99"`},
+		{"P(99)", "", `"P(99)"`}, {"median", "", `"median"`}, {"", "", `trend stat ""`},
+		{"p(NaN)", "", `"p(NaN)"`},
+	} {
+		suffix, err := TrendStatSuffix(tc.stat)
+		if tc.err == "" {
+			if err != nil || suffix != tc.suffix {
+				t.Errorf("%q: got %q, %v; want %q", tc.stat, suffix, err, tc.suffix)
+			}
+			if err := ParseTrendStats([]string{tc.stat}); err != nil {
+				t.Errorf("ParseTrendStats(%q): %v", tc.stat, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.err) {
+			t.Errorf("%q: got error %v, want one containing %q", tc.stat, err, tc.err)
+		}
+		if ParseTrendStats([]string{"p(99)", tc.stat}) == nil {
+			t.Errorf("ParseTrendStats accepted %q", tc.stat)
+		}
+	}
+	if err := ParseTrendStats([]string{"p(99)", "p(99.0)"}); err == nil || !strings.Contains(err.Error(), "duplicate") {
+		t.Errorf("duplicate stats: %v", err)
+	}
+}
+
+func TestSanitizeName(t *testing.T) {
+	for in, want := range map[string]string{
+		"status": "status", "my-tag": "my_tag", "1st": "_1st", "é": "_", "a.b c": "a_b_c",
+		"Upper_9": "Upper_9", "x\xffy": "x_y", "__name__": "__name__",
+	} {
+		if got := SanitizeName(in); got != want {
+			t.Errorf("SanitizeName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestAggregates(t *testing.T) {
+	tbl := mustTable(t, Options{TrendStats: []string{"count", "sum", "min", "max", "avg", "med", "p(90)"}})
+	declare(t, tbl, "c", Counter, Default)
+	declare(t, tbl, "g", Gauge, Default)
+	declare(t, tbl, "r", Rate, Default)
+	declare(t, tbl, "t", Trend, Time)
+	declare(t, tbl, "d", Trend, Data)
+	for i, v := range []float64{2, 3, 0, 5} {
+		put(t, tbl, "c", v, "k", "v")
+		put(t, tbl, "g", v, "k", "v")
+		put(t, tbl, "r", float64(i%2), "k", "v")
+		put(t, tbl, "t", v*1000, "k", "v") // milliseconds in, seconds out
+		put(t, tbl, "d", v, "k", "v")
+	}
+	got := snapshotMap(t, tbl.Snapshot(nil, time.Now()))
+	want := map[string]float64{
+		"__name__=k6_c_total,k=v":         10,
+		"__name__=k6_g,k=v":               5,
+		"__name__=k6_r_rate,k=v":          0.5,
+		"__name__=k6_r_passes_total,k=v":  2,
+		"__name__=k6_r_samples_total,k=v": 4,
+	}
+	// sorted 0,2,3,5: med = 2.5, p(90): i=2.7 -> 3+2*0.7 = 4.4
+	for name, scale := range map[string]float64{"t": 1, "d": 1} {
+		for stat, v := range map[string]float64{"count": 4, "sum": 10, "min": 0, "max": 5, "avg": 2.5, "med": 2.5, "p90": 4.4} {
+			want[fmt.Sprintf("__name__=k6_%s_%s,k=v", name, stat)] = v * scale
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("got %d series, want %d: %v", len(got), len(want), got)
+	}
+	eps := RelativeError(defaultSchema)
+	for k, w := range want {
+		g, ok := got[k]
+		if !ok || math.Abs(g-w) > eps*math.Abs(w)+1e-12 {
+			t.Errorf("%s = %v (present %v), want %v", k, g, ok, w)
+		}
+	}
+	if tbl.Len() != 5 {
+		t.Errorf("Len = %d, want 5", tbl.Len())
+	}
+}
+
+func TestLabels(t *testing.T) {
+	tbl := mustTable(t, Options{
+		ConstLabels: []Label{{"testid", "run1"}, {"pod", "p-1"}, {"empty", ""}},
+		DropLabels:  []string{"url", "vu-id"},
+	})
+	declare(t, tbl, "c", Counter, Default)
+	for _, tc := range []struct {
+		tags []string
+		want string
+	}{
+		{[]string{"group", "", "my-tag", "x\"é", "scenario", "default"},
+			`__name__=k6_c_total,my_tag=x"é,pod=p-1,scenario=default,testid=run1`},
+		{[]string{"testid", "mine", "Zeta", "1", "__name__", "n"},
+			`Zeta=1,__name__=k6_c_total,exported___name__=n,exported_testid=mine,pod=p-1,testid=run1`},
+		// two tags sanitising to "a_b": the first in byte order of original names ("a-b" < "a.b") wins
+		{[]string{"a-b", "first", "a.b", "second"}, `__name__=k6_c_total,a_b=first,pod=p-1,testid=run1`},
+		{[]string{"1x", "v", "url", "http://a", "vu_id", "7"}, `_1x=v,__name__=k6_c_total,pod=p-1,testid=run1`},
+	} {
+		tbl.Lock()
+		if err := tbl.Insert([]byte("c"), raw(tc.tags...), tagsOf(tc.tags...), 1); err != nil {
+			t.Fatal(err)
+		}
+		tbl.Unlock()
+		s := tbl.Snapshot(nil, time.Now())
+		found := false
+		for _, smp := range s {
+			if strings.Join(decodeBlock(t, smp.Labels), ",") == tc.want {
+				found = true
+			}
+		}
+		if !found {
+			var all []string
+			for _, smp := range s {
+				all = append(all, strings.Join(decodeBlock(t, smp.Labels), ","))
+			}
+			t.Errorf("tags %q: no series %s in %q", tc.tags, tc.want, all)
+		}
+	}
+}
+
+func TestDropLabelsMerge(t *testing.T) {
+	tbl := mustTable(t, Options{DropLabels: []string{"url"}, TTL: 2})
+	declare(t, tbl, "c", Counter, Default)
+	declare(t, tbl, "t", Trend, Default)
+	for i := range 10 {
+		url := fmt.Sprintf("http://x/%d", i)
+		put(t, tbl, "c", 1, "status", "200", "url", url)
+		put(t, tbl, "t", float64(i), "status", "200", "url", url)
+	}
+	put(t, tbl, "c", 1, "status", "500", "url", "http://x/0")
+	got := snapshotMap(t, tbl.Snapshot(nil, time.Now()))
+	want := map[string]float64{
+		"__name__=k6_c_total,status=200": 10,
+		"__name__=k6_c_total,status=500": 1,
+		"__name__=k6_t_p99,status=200":   8.91,
+	}
+	for k, w := range want {
+		if g := got[k]; math.Abs(g-w) > RelativeError(defaultSchema)*w {
+			t.Errorf("%s = %v, want %v", k, g, w)
+		}
+	}
+	if len(got) != len(want) || tbl.Len() != 3 {
+		t.Errorf("got %v, Len %d; want 3 series", got, tbl.Len())
+	}
+	// Eviction removes every raw key of a merged entry: the series comes back fresh.
+	tbl.Snapshot(nil, time.Now())
+	stale := tbl.Snapshot(nil, time.Now())
+	if len(stale) != 3 || tbl.Len() != 0 {
+		t.Fatalf("after TTL: %d samples, Len %d; want 3 markers, 0", len(stale), tbl.Len())
+	}
+	put(t, tbl, "c", 1, "status", "200", "url", "http://x/3")
+	got = snapshotMap(t, tbl.Snapshot(nil, time.Now()))
+	if got["__name__=k6_c_total,status=200"] != 1 || len(got) != 1 {
+		t.Errorf("after coming back: %v", got)
+	}
+}
+
+func TestUndeclaredAndRedeclared(t *testing.T) {
+	tbl := mustTable(t, Options{})
+	tbl.Lock()
+	defer tbl.Unlock()
+	if err := tbl.Insert([]byte("nope"), []byte("{}"), nil, 1); err == nil || !strings.Contains(err.Error(), "not declared") {
+		t.Errorf("undeclared: %v", err)
+	}
+	if err := tbl.Declare("m", Counter, Default); err != nil {
+		t.Fatal(err)
+	}
+	if err := tbl.Declare("m", Counter, Default); err != nil {
+		t.Errorf("identical redeclaration: %v", err)
+	}
+	if err := tbl.Declare("m", Gauge, Default); err == nil {
+		t.Error("redeclaration as gauge accepted")
+	}
+}
+
+func TestNewTableErrors(t *testing.T) {
+	for _, tc := range []struct {
+		opts Options
+		err  string
+	}{
+		{Options{TrendStats: []string{"p(x)"}}, `trend stat "p(x)"`},
+		{Options{TTL: -1}, "TTL -1"},
+		{Options{ConstLabels: []Label{{"a-b", "1"}, {"a_b", "2"}}}, "duplicate label name"},
+		{Options{MaxBuckets: 3}, "MaxBuckets 3"},
+	} {
+		if _, err := NewTable(tc.opts); err == nil || !strings.Contains(err.Error(), tc.err) {
+			t.Errorf("%+v: %v, want %q", tc.opts, err, tc.err)
+		}
+	}
+}
+
+// TestEviction drives many distinct series through a small TTL: every evicted series yields
+// exactly one staleness marker per output series, and the live count stays bounded.
+func TestEviction(t *testing.T) {
+	const ttl, perGen, gens = 3, 200, 100
+	tbl := mustTable(t, Options{TTL: ttl})
+	declare(t, tbl, "r", Rate, Default) // 3 output series per k6 series
+	markers := make(map[string]int)
+	lastSeen := make(map[string]int)
+	var buf []Sample
+	for g := range gens {
+		for i := range perGen {
+			id := fmt.Sprint(g*perGen/2 + i) // half the ids carry over from the last generation
+			put(t, tbl, "r", 1, "id", id)
+			lastSeen[id] = g
+		}
+		buf = tbl.Snapshot(buf[:0], time.Now())
+		for _, s := range buf {
+			if math.Float64bits(s.Value) == encoder.StaleNaN {
+				markers[strings.Join(decodeBlock(t, s.Labels), ",")]++
+			}
+		}
+		if n := tbl.Len(); n > perGen*(ttl+1) {
+			t.Fatalf("generation %d: %d live series", g, n)
+		}
+	}
+	evicted := 0
+	for id, g := range lastSeen {
+		if g > gens-1-ttl {
+			continue // still live
+		}
+		evicted++
+		for _, name := range []string{"k6_r_rate", "k6_r_passes_total", "k6_r_samples_total"} {
+			k := "__name__=" + name + ",id=" + id
+			if markers[k] != 1 {
+				t.Fatalf("%s: %d markers, want 1", k, markers[k])
+			}
+		}
+	}
+	if len(markers) != 3*evicted {
+		t.Errorf("%d marked series, want %d", len(markers), 3*evicted)
+	}
+	fin := tbl.Final(nil)
+	if len(fin) != 3*(len(lastSeen)-evicted) || tbl.Len() != 0 {
+		t.Errorf("Final: %d markers for %d live series, Len after %d", len(fin), len(lastSeen)-evicted, tbl.Len())
+	}
+	if len(tbl.entries) > perGen*(ttl+2) {
+		t.Errorf("%d entry slots: free slots are not reused", len(tbl.entries))
+	}
+}
+
+func TestTTLZeroNeverEvicts(t *testing.T) {
+	tbl := mustTable(t, Options{})
+	declare(t, tbl, "c", Counter, Default)
+	put(t, tbl, "c", 1, "a", "b")
+	for range 50 {
+		if s := tbl.Snapshot(nil, time.Now()); len(s) != 1 || s[0].Value != 1 {
+			t.Fatalf("snapshot %v", s)
+		}
+	}
+}
+
+// TestLabelsStayValid checks that a marker's labels are not overwritten by a new series before
+// the next Snapshot.
+func TestLabelsStayValid(t *testing.T) {
+	tbl := mustTable(t, Options{TTL: 1})
+	declare(t, tbl, "c", Counter, Default)
+	put(t, tbl, "c", 1, "id", "old")
+	tbl.Snapshot(nil, time.Now())
+	s := tbl.Snapshot(nil, time.Now()) // evicts "old"
+	if len(s) != 1 || math.Float64bits(s[0].Value) != encoder.StaleNaN {
+		t.Fatalf("want one marker, got %v", s)
+	}
+	put(t, tbl, "c", 1, "id", "new")
+	if got := strings.Join(decodeBlock(t, s[0].Labels), ","); got != "__name__=k6_c_total,id=old" {
+		t.Errorf("marker labels changed to %s", got)
+	}
+}
+
+func TestObserveAllocs(t *testing.T) {
+	tbl := mustTable(t, Options{TrendStats: []string{"p(99)", "avg"}})
+	for _, name := range []string{"c", "g", "r"} {
+		declare(t, tbl, name, Kind(map[string]Kind{"c": Counter, "g": Gauge, "r": Rate}[name]), Default)
+	}
+	declare(t, tbl, "t", Trend, Time)
+	tags := raw("scenario", "default", "status", "200")
+	for _, name := range []string{"c", "g", "r", "t"} {
+		put(t, tbl, name, 1, "scenario", "default", "status", "200")
+	}
+	var v float64
+	for _, name := range []string{"c", "g", "r", "t"} {
+		nb := []byte(name)
+		allocs := testing.AllocsPerRun(1000, func() {
+			v++
+			if !tbl.Observe(nb, tags, math.Mod(v, 500)) {
+				t.Fatal("miss")
+			}
+		})
+		if allocs != 0 {
+			t.Errorf("Observe(%s): %v allocs, want 0", name, allocs)
+		}
+	}
+	buf := tbl.Snapshot(nil, time.Now())
+	if allocs := testing.AllocsPerRun(100, func() {
+		tbl.Observe([]byte("t"), tags, 3)
+		buf = tbl.Snapshot(buf[:0], time.Now())
+	}); allocs != 0 {
+		t.Errorf("Snapshot: %v allocs, want 0", allocs)
+	}
+}
+
+// TestNewSeriesAllocs bounds what a new series costs once the table is warm (slots recycled):
+// the canonical key string and the map growth amortised, nothing per label.
+func TestNewSeriesAllocs(t *testing.T) {
+	tbl := mustTable(t, Options{TTL: 1, ConstLabels: []Label{{"testid", "x"}}})
+	declare(t, tbl, "t", Trend, Time)
+	ids := make([][]byte, 1000)
+	tags := make([][]Tag, len(ids))
+	for i := range ids {
+		id := fmt.Sprint(i)
+		ids[i] = raw("id", id, "scenario", "default")
+		tags[i] = tagsOf("id", id, "scenario", "default")
+	}
+	warm := func() {
+		tbl.Lock()
+		for i := range ids {
+			_ = tbl.Insert([]byte("t"), ids[i], tags[i], 1)
+		}
+		tbl.Unlock()
+		tbl.Snapshot(nil, time.Now())
+		tbl.Snapshot(nil, time.Now()) // evicts them all
+		tbl.Snapshot(nil, time.Now()) // recycles the slots
+	}
+	warm()
+	warm()
+	i := 0
+	allocs := testing.AllocsPerRun(len(ids)-1, func() {
+		tbl.Lock()
+		_ = tbl.Insert([]byte("t"), ids[i], tags[i], 1)
+		tbl.Unlock()
+		i++
+	})
+	// One string for the canonical key, plus interned values once evicted from the bounded cache.
+	if allocs > 3 {
+		t.Errorf("new series: %v allocs, want <= 3", allocs)
+	}
+	t.Logf("new series on a warm table: %v allocs", allocs)
+}
+
+// TestConcurrentSnapshot runs ingest-style batches against Snapshot (meaningful under -race).
+func TestConcurrentSnapshot(t *testing.T) {
+	tbl := mustTable(t, Options{TTL: 2})
+	declare(t, tbl, "t", Trend, Default)
+	var wg sync.WaitGroup
+	done := make(chan struct{})
+	wg.Go(func() {
+		var buf []Sample
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			buf = tbl.Snapshot(buf[:0], time.Now())
+			for _, s := range buf {
+				_ = decodeBlock(t, s.Labels)
+			}
+		}
+	})
+	for i := range 20000 {
+		put(t, tbl, "t", float64(i), "id", fmt.Sprint(i%300))
+	}
+	close(done)
+	wg.Wait()
+}
+
+// exactStats computes a stat the way k6 does, over sorted values.
+func exactPercentile(sorted []float64, p float64) float64 {
+	switch len(sorted) {
+	case 0:
+		return 0
+	case 1:
+		return sorted[0]
+	}
+	i := p * float64(len(sorted)-1)
+	lo, hi := sorted[int(math.Floor(i))], sorted[int(math.Ceil(i))]
+	return lo + (hi-lo)*(i-math.Floor(i))
+}
+
+// TestTrendAccuracy checks every stat of 1,000,000 values from several distributions against
+// the exact k6-style computation, within RelativeError of the histogram's final schema.
+func TestTrendAccuracy(t *testing.T) {
+	const n = 1_000_000
+	rng := newRand(42)
+	dists := map[string]func(i int) float64{
+		"uniform":     func(int) float64 { return rng.Float64() * 1000 },
+		"lognormal":   func(int) float64 { return math.Exp(rng.NormFloat64()*1.5 + 3) },
+		"exponential": func(int) float64 { return rng.ExpFloat64() * 50 },
+		"constant":    func(int) float64 { return 42.5 },
+		"zeros-negatives": func(i int) float64 {
+			switch i % 4 {
+			case 0:
+				return 0
+			case 1:
+				return -rng.ExpFloat64() * 10
+			}
+			return rng.Float64() * 100
+		},
+		"wide": func(int) float64 { return math.Exp(rng.NormFloat64() * 6) }, // forces schema reduction
+	}
+	ps := []float64{0, 0.001, 0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999, 0.9999, 1}
+	for name, gen := range dists {
+		t.Run(name, func(t *testing.T) {
+			var h histogram
+			h.reset(defaultMaxBuckets)
+			vals := make([]float64, n)
+			sum := 0.0
+			for i := range vals {
+				v := gen(i)
+				vals[i] = v
+				sum += v
+				h.observe(v)
+			}
+			sort.Float64s(vals)
+			eps := RelativeError(int(h.schema))
+			t.Logf("schema %d, relative error bound %.4f%%, buckets %d+%d", h.schema, 100*eps, len(h.pos.counts), len(h.neg.counts))
+			check := func(stat string, got, want, scale float64) {
+				t.Helper()
+				if math.Abs(got-want) > eps*scale+1e-9*math.Abs(want) {
+					t.Errorf("%s = %v, want %v (error %.3g, bound %.3g)", stat, got, want, math.Abs(got-want), eps*scale)
+				}
+			}
+			check("count", h.stat(&trendStat{kind: statCount}), n, 0)
+			check("sum", h.stat(&trendStat{kind: statSum}), sum, 0)
+			check("min", h.stat(&trendStat{kind: statMin}), vals[0], 0)
+			check("max", h.stat(&trendStat{kind: statMax}), vals[n-1], 0)
+			check("avg", h.stat(&trendStat{kind: statAvg}), sum/n, 0)
+			for _, p := range ps {
+				i := p * float64(n-1)
+				// The bound is relative to the interpolated values (equal to |result| unless
+				// the interpolation crosses zero).
+				scale := max(math.Abs(vals[int(math.Floor(i))]), math.Abs(vals[int(math.Ceil(i))]))
+				check(fmt.Sprintf("p(%v)", 100*p), h.percentile(p), exactPercentile(vals, p), scale)
+			}
+		})
+	}
+}
+
+func TestHistogramHalveExact(t *testing.T) {
+	// Halving must give the same buckets as observing at the lower schema directly.
+	rng := newRand(1)
+	var a, b histogram
+	a.reset(1 << 20)
+	b.reset(1 << 20)
+	b.schema = 5
+	for range 100000 {
+		v := math.Exp(rng.NormFloat64()*3) * float64(1-2*(rng.IntN(2)))
+		a.observe(v)
+		b.observe(v)
+	}
+	a.schema -= 2
+	a.pos.halve()
+	a.pos.halve()
+	a.neg.halve()
+	a.neg.halve()
+	for _, side := range []struct{ x, y *buckets }{{&a.pos, &b.pos}, {&a.neg, &b.neg}} {
+		if side.x.lo != side.y.lo || fmt.Sprint(side.x.counts) != fmt.Sprint(side.y.counts) {
+			t.Fatalf("halved lo %d %v != direct lo %d %v", side.x.lo, len(side.x.counts), side.y.lo, len(side.y.counts))
+		}
+	}
+}
+
+func TestRelativeError(t *testing.T) {
+	if e := RelativeError(7); math.Abs(e-0.00270) > 0.00001 {
+		t.Errorf("RelativeError(7) = %v", e)
+	}
+}
