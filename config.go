@@ -42,7 +42,11 @@ type Config struct {
 	Concurrency           int
 	MaxRetries            int
 	FailOnDrop            bool
-	LogLevel              logs.Level
+	SelfMetrics           bool
+	// Segment is k6's execution segment when the test is split across instances (not an
+	// option: the launcher reads it from k6's own flags).
+	Segment  string
+	LogLevel logs.Level
 }
 
 // Option describes one configuration key, so parsing, errors and the README table agree.
@@ -174,6 +178,9 @@ func Options() []Option {
 		{Key: "fail_on_drop", Env: "PENELOPA_FAIL_ON_DROP", Default: "false",
 			Form: "true or false", Meaning: "exit non-zero (113) when k6 passed but samples were dropped",
 			set: boolSetter(func(c *Config) *bool { return &c.FailOnDrop })},
+		{Key: "self_metrics", Env: "PENELOPA_SELF_METRICS", Default: "true",
+			Form: "true or false", Meaning: "send penelopa's own health series (`penelopa_*`, listed below) with the data",
+			set: boolSetter(func(c *Config) *bool { return &c.SelfMetrics })},
 		{Key: "log_level", Env: "PENELOPA_LOG_LEVEL", Default: "info",
 			Form: "debug, info, warn or error", Meaning: "penelopa's log level; debug logs every request",
 			set: func(c *Config, v string) error {
@@ -493,8 +500,11 @@ func (c Config) ConstLabels() []series.Label {
 	if c.Pod != "" {
 		out = append(out, series.Label{Name: "pod", Value: c.Pod})
 	}
+	if c.Segment != "" {
+		out = append(out, series.Label{Name: "segment", Value: c.Segment})
+	}
 	for _, l := range c.Labels {
-		if (l.Name == "testid" && c.TestID != "") || (l.Name == "pod" && c.Pod != "") {
+		if (l.Name == "testid" && c.TestID != "") || (l.Name == "pod" && c.Pod != "") || (l.Name == "segment" && c.Segment != "") {
 			continue // the dedicated options win over a static label of the same name
 		}
 		out = append(out, l)

@@ -32,18 +32,21 @@ type Output struct {
 	rd      *ingest.Reader
 	snd     *sender.Sender
 	bufs    *pool.Pool
+	self    *selfMetrics // nil when self_metrics is off
 
 	// flushMu makes the periodic flush and the final flush take turns; the fields below it
 	// belong to whoever holds it.
-	flushMu   sync.Mutex
-	samples   []series.Sample
-	raw       []byte
-	lastTS    int64
-	flushes   uint64
-	overruns  uint64
-	started   time.Time
-	stopFlush chan struct{}
-	flushDone chan struct{}
+	flushMu  sync.Mutex
+	samples  []series.Sample
+	raw      []byte
+	lastTS   int64
+	flushes  uint64
+	overruns uint64
+	// seriesAtEnd is the number of live series at the final flush, for the summary.
+	seriesAtEnd int
+	started     time.Time
+	stopFlush   chan struct{}
+	flushDone   chan struct{}
 }
 
 // New validates the configuration from p and assembles the pipeline; nothing is sent until Run.
@@ -51,6 +54,9 @@ func New(p Params) (*Output, error) {
 	cfg, err := LoadConfig(ConfigSources{Env: p.Env, Argument: p.Argument, Hostname: p.Hostname})
 	if err != nil {
 		return nil, err
+	}
+	if seg := p.ExecutionSegment; seg != "" && seg != "0:1" {
+		cfg.Segment = seg
 	}
 	stderr := p.Stderr
 	if stderr == nil {
@@ -95,7 +101,7 @@ func New(p Params) (*Output, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sender: %w", err)
 	}
-	return &Output{
+	o := &Output{
 		cfg:       cfg,
 		version:   p.Version,
 		log:       log,
@@ -105,7 +111,18 @@ func New(p Params) (*Output, error) {
 		bufs:      bufs,
 		stopFlush: make(chan struct{}),
 		flushDone: make(chan struct{}),
-	}, nil
+	}
+	if cfg.SelfMetrics {
+		o.self = newSelfMetrics(cfg.ConstLabels())
+	}
+	return o, nil
+}
+
+// WatchK6 tells the output which process is k6, for the penelopa_k6_rss_bytes self-metric.
+func (o *Output) WatchK6(pid int) {
+	if o.self != nil {
+		o.self.k6PID.Store(int64(pid))
+	}
 }
 
 // Description is the startup line: where samples go and how often, never credentials.
@@ -146,17 +163,31 @@ func (o *Output) flush(now time.Time, final bool) {
 	start := time.Now()
 	ts := o.nextTimestamp(now)
 	o.samples = o.tbl.Snapshot(o.samples[:0], now)
+	o.flushes++
+	if o.self != nil {
+		v := statsView{snd: o.snd.Stats(), in: o.rd.Stats(), flushes: o.flushes, live: o.tbl.Len()}
+		o.samples = o.self.appendSamples(o.samples, &v)
+	}
 	o.send(o.samples, ts)
 	// The sender starts no body of the next flush before this one's are done, so no receiver
 	// sees a series' samples out of order, staleness markers included.
 	o.snd.EndFlush()
+	if final {
+		o.seriesAtEnd = o.tbl.Len()
+	}
 	if final && o.cfg.StaleMarkers {
 		o.samples = o.tbl.Final(o.samples[:0])
+		if o.self != nil {
+			o.samples = o.self.stale(o.samples)
+		}
 		o.send(o.samples, o.nextTimestamp(now))
 		o.snd.EndFlush()
 	}
-	o.flushes++
-	if took := time.Since(start); took > o.cfg.PushInterval {
+	took := time.Since(start)
+	if o.self != nil {
+		o.self.lastTook.Store(int64(took))
+	}
+	if took > o.cfg.PushInterval {
 		o.overruns++
 		o.log.Warnf("flush of %d samples took %s, longer than the push interval %s", len(o.samples), took.Round(time.Millisecond), o.cfg.PushInterval)
 	}
@@ -228,8 +259,8 @@ func (o *Output) result() Result {
 		}
 		fmt.Fprintf(&b, " (%s)", strings.Join(reasons, ", "))
 	}
-	fmt.Fprintf(&b, "; %d retries; stream: %d lines, %d points, %d malformed; %d series live; %d flushes",
-		st.Retries, in.Lines, in.Points, in.Malformed, o.tbl.Len(), o.flushes)
+	fmt.Fprintf(&b, "; %d retries; stream: %d lines, %d points, %d malformed; %d series at the end; %d flushes",
+		st.Retries, in.Lines, in.Points, in.Malformed, o.seriesAtEnd, o.flushes)
 	if o.overruns > 0 {
 		fmt.Fprintf(&b, " (%d longer than the push interval)", o.overruns)
 	}

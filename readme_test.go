@@ -23,14 +23,43 @@ func configTable() string {
 	return b.String()
 }
 
+// TestReadmeConfigTableIsCurrent fails when README.md's configuration or self-metrics table
+// differs from the code; UPDATE_README=1 rewrites them in place.
 func TestReadmeConfigTableIsCurrent(t *testing.T) {
 	raw, err := os.ReadFile("README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := configTable(); !strings.Contains(string(raw), want) {
-		t.Errorf("README.md's configuration table is stale; it should contain:\n%s", want)
+	s := string(raw)
+	for _, tbl := range []struct{ header, want string }{
+		{"| key | environment |", configTable()},
+		{"| self-metric |", selfMetricsTable()},
+	} {
+		if strings.Contains(s, tbl.want) {
+			continue
+		}
+		start := strings.Index(s, tbl.header)
+		if os.Getenv("UPDATE_README") == "" || start < 0 {
+			t.Errorf("README.md's table %q is stale (UPDATE_README=1 go test -run %s . rewrites it); it should read:\n%s", tbl.header, t.Name(), tbl.want)
+			continue
+		}
+		end := start + strings.Index(s[start:], "\n\n")
+		s = s[:start] + tbl.want + s[end+1:]
 	}
+	if os.Getenv("UPDATE_README") != "" {
+		if err := os.WriteFile("README.md", []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func selfMetricsTable() string {
+	var b strings.Builder
+	b.WriteString("| self-metric | meaning |\n|---|---|\n")
+	for _, m := range SelfMetrics() {
+		fmt.Fprintf(&b, "| `%s` | %s |\n", m.Name, m.Help)
+	}
+	return b.String()
 }
 
 func TestReadmeOpensWithTheTwoCommands(t *testing.T) {

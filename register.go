@@ -29,6 +29,9 @@ type Params struct {
 	Env func(string) (string, bool)
 	// Hostname is the default instance label.
 	Hostname string
+	// ExecutionSegment is k6's --execution-segment, labelling the series of one part of a
+	// distributed test; empty or the whole test ("0:1") adds no label.
+	ExecutionSegment string
 	// Stderr receives log lines.
 	Stderr io.Writer
 	// Version is penelopa's version, sent as User-Agent.

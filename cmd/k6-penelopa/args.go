@@ -62,3 +62,25 @@ func outValue(args []string, i int) (value string, consumed int, ok bool) {
 	}
 	return "", 1, false
 }
+
+// executionSegment returns the --execution-segment of k6 run arguments (or K6_EXECUTION_SEGMENT),
+// so that several k6 processes sharing one test and one host still write distinct series.
+func executionSegment(args []string, env func(string) (string, bool)) string {
+	seg := ""
+	if v, ok := env("K6_EXECUTION_SEGMENT"); ok {
+		seg = v
+	}
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			break
+		}
+		if a == "--execution-segment" && i+1 < len(args) {
+			seg = args[i+1]
+			i++
+		} else if v, ok := strings.CutPrefix(a, "--execution-segment="); ok {
+			seg = v
+		}
+	}
+	return strings.TrimSpace(seg)
+}

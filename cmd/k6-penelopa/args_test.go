@@ -56,3 +56,26 @@ func TestRewriteRunArgs(t *testing.T) {
 		})
 	}
 }
+
+func TestExecutionSegment(t *testing.T) {
+	none := func(string) (string, bool) { return "", false }
+	envSeg := func(k string) (string, bool) { return "1/2:1", k == "K6_EXECUTION_SEGMENT" }
+	tests := []struct {
+		name string
+		args []string
+		env  func(string) (string, bool)
+		want string
+	}{
+		{"absent", []string{"s.js"}, none, ""},
+		{"separate value", []string{"--execution-segment", "0:1/4", "s.js"}, none, "0:1/4"},
+		{"equals form", []string{"s.js", "--execution-segment=3/4:1"}, none, "3/4:1"},
+		{"from environment", []string{"s.js"}, envSeg, "1/2:1"},
+		{"flag beats environment", []string{"--execution-segment", "0:1/2", "s.js"}, envSeg, "0:1/2"},
+		{"after -- is the script's", []string{"s.js", "--", "--execution-segment", "0:1/2"}, none, ""},
+	}
+	for _, tc := range tests {
+		if got := executionSegment(tc.args, tc.env); got != tc.want {
+			t.Errorf("%s: got %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}

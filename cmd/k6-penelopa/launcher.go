@@ -74,11 +74,12 @@ func (l *launcher) main() int {
 
 	host, _ := os.Hostname()
 	out, err := l.outputs[spec.name](penelopa.Params{
-		Argument: spec.arg,
-		Env:      l.env,
-		Hostname: host,
-		Stderr:   l.stderr,
-		Version:  l.version,
+		Argument:         spec.arg,
+		Env:              l.env,
+		Hostname:         host,
+		ExecutionSegment: executionSegment(k6Args, l.env),
+		Stderr:           l.stderr,
+		Version:          l.version,
 	})
 	if err != nil {
 		log.Errorf("%v", err)
@@ -113,6 +114,9 @@ func (l *launcher) runWithOutput(k6 string, args []string, out penelopa.StreamOu
 		return l.stopEarly(out, log, fmt.Errorf("starting k6 %s: %w", k6, err))
 	}
 	_ = w.Close() // k6 holds the only write end now: EOF arrives when it exits
+	if watcher, ok := out.(interface{ WatchK6(pid int) }); ok {
+		watcher.WatchK6(cmd.Process.Pid)
+	}
 
 	readCtx, cancelRead := context.WithCancel(context.Background())
 	defer cancelRead()
