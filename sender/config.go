@@ -69,6 +69,10 @@ type Config struct {
 	LogInterval time.Duration
 	// UserAgent is sent as User-Agent.
 	UserAgent string
+	// Protocol is the remote-write version wanted: 1 (also for 0) or 2. With 2, Protocol() stays 1
+	// until the receiver has acknowledged a 2.0 request as a 2.0 receiver (see Negotiate), and
+	// falls back to 1 for good once it shows it is not one.
+	Protocol int
 	// Pool receives every body back once it is acknowledged or dropped.
 	Pool *pool.Pool
 	// Log receives failure lines (rate limited) and, at debug level, one line per request.
@@ -244,6 +248,9 @@ func withDefaults(cfg Config) (Config, error) {
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = DefaultUserAgent
 	}
+	if cfg.Protocol == 0 {
+		cfg.Protocol = ProtoV1
+	}
 	if cfg.Pool == nil {
 		cfg.Pool = pool.New(0)
 	}
@@ -256,6 +263,8 @@ func withDefaults(cfg Config) (Config, error) {
 		return cfg, fmt.Errorf("queue size %d must be positive", cfg.QueueSize)
 	case cfg.Concurrency < 0:
 		return cfg, fmt.Errorf("concurrency %d must be positive", cfg.Concurrency)
+	case cfg.Protocol != ProtoV1 && cfg.Protocol != ProtoV2:
+		return cfg, fmt.Errorf("remote-write protocol %d: expected 1 or 2", cfg.Protocol)
 	case cfg.MinBackoff > cfg.MaxBackoff:
 		return cfg, fmt.Errorf("min backoff %s exceeds max backoff %s", cfg.MinBackoff, cfg.MaxBackoff)
 	}

@@ -20,7 +20,6 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"xk6-output-penelopa/logs"
-	"xk6-output-penelopa/pool"
 )
 
 // TestHeaders: the remote-write headers, the user agent, custom headers and each form of auth
@@ -98,6 +97,7 @@ func TestNewRejects(t *testing.T) {
 		{"tls version", Config{URL: "https://h/w", MinTLSVersion: "1.0"}, "minimum TLS version"},
 		{"cert without key", Config{URL: "https://h/w", CertFile: "c.pem"}, "together"},
 		{"missing CA", Config{URL: "https://h/w", CAFile: "/nonexistent/ca.pem"}, "reading CA file"},
+		{"protocol", Config{URL: "http://h/w", Protocol: 3}, "expected 1 or 2"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -316,49 +316,6 @@ func selfSigned(t *testing.T) (certPEM, keyPEM []byte) {
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
 		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})
-}
-
-// TestSendAllocs: a steady-state send, Enqueue to acknowledged, allocates nothing.
-func TestSendAllocs(t *testing.T) {
-	if raceEnabled {
-		t.Skip("the race detector allocates")
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// A receiver that does no work of its own, so AllocsPerRun counts the sender.
-	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) { ctx.SetStatusCode(204) }}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Shutdown() })
-	cfg := testConfig("http://"+ln.Addr().String()+"/api/v1/write", &syncWriter{})
-	cfg.Log = logs.New(&syncWriter{}, logs.Info)
-	cfg.Concurrency = 1
-	cfg.Headers = [][2]string{{"X-Scope-OrgID", "t"}}
-	cfg.Username, cfg.Password = "u", "p"
-	s, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close(context.Background())
-	p := cfg.Pool
-	body := makeBody(pool.New(0), 1, 0, 5)
-	send := func() {
-		b := p.Get()
-		b.B = append(b.B[:0], body.B...)
-		want := s.Stats().BodiesSent + 1
-		s.Enqueue(b, 5)
-		s.EndFlush()
-		for s.Stats().BodiesSent < want {
-			time.Sleep(50 * time.Microsecond)
-		}
-	}
-	for range 50 {
-		send() // warm pools and the keep-alive connection
-	}
-	if a := testing.AllocsPerRun(200, send); a != 0 {
-		t.Errorf("steady-state send allocates %.2f per body", a)
-	}
 }
 
 // quiet drops a test server's log lines.

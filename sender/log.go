@@ -20,6 +20,8 @@ const (
 	kindGaveUp
 	kindQueueFull
 	kindShutdown
+	kindNegotiate
+	kindProtocol
 	numKinds
 )
 

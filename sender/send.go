@@ -15,9 +15,10 @@ import (
 type outcome int
 
 const (
-	acked     outcome = iota // 2xx: acknowledged
-	retryable                // network error, timeout, 5xx, 429
-	rejected                 // any other status: the receiver will never take this body
+	acked       outcome = iota // 2xx: acknowledged
+	retryable                  // network error, timeout, 5xx, 429
+	rejected                   // any other status: the receiver will never take this body
+	unsupported                // a 2.0 body the receiver does not understand (see judge2)
 )
 
 // maxRetryAfter bounds a parsed Retry-After (seconds) before any overflow can happen.
@@ -36,6 +37,10 @@ const (
 // counts the outcome and returns the buffer to the pool. timer belongs to the calling worker.
 func (s *Sender) deliver(it item, timer *time.Timer) {
 	start := time.Now()
+	if it.proto == ProtoV2 && s.proto.Load() == stateFallback {
+		s.dropProtocol(it) // the receiver is known to discard it: do not send
+		return
+	}
 	for attempt := 1; ; attempt++ {
 		if s.isAborted() {
 			s.drop(it, reasonShutdown)
@@ -54,6 +59,9 @@ func (s *Sender) deliver(it item, timer *time.Timer) {
 			return
 		case rejected:
 			s.drop(it, reasonRejected)
+			return
+		case unsupported:
+			s.dropProtocol(it)
 			return
 		}
 		if s.isAborted() {
@@ -81,6 +89,13 @@ func (s *Sender) giveUp(it item, attempts int, why string) {
 	s.report(kindGaveUp, logs.Error, "remote write: gave up on a body of %d samples after %d attempts: %s", it.samples, attempts, why)
 }
 
+// dropProtocol counts a 2.0 body the receiver cannot take. Nothing is lost for good: the output
+// sends every live series' cumulative value each flush, and the next flush is encoded in 1.0.
+func (s *Sender) dropProtocol(it item) {
+	s.drop(it, reasonProtocol)
+	s.report(kindProtocol, logs.Warn, "remote write: dropped a 2.0 body of %d samples the receiver cannot take; the next flush, in 1.0, re-sends every series' current value", it.samples)
+}
+
 func (s *Sender) isAborted() bool {
 	select {
 	case <-s.abortCh:
@@ -95,19 +110,7 @@ func (s *Sender) isAborted() bool {
 func (s *Sender) attempt(it item, attempt int) (outcome, time.Duration) {
 	req := fasthttp.AcquireRequest()
 	resp := fasthttp.AcquireResponse()
-	req.Header.SetMethod(fasthttp.MethodPost)
-	req.SetRequestURI(s.uri)
-	req.Header.SetContentType("application/x-protobuf")
-	req.Header.Set(headerContentEncoding, "snappy")
-	req.Header.Set(headerRWVersion, "0.1.0")
-	req.Header.SetUserAgent(s.cfg.UserAgent)
-	if s.auth != "" {
-		req.Header.Set(headerAuthorization, s.auth)
-	}
-	for i := range s.headers {
-		req.Header.Set(s.headers[i][0], s.headers[i][1])
-	}
-	req.SetBodyRaw(it.body.B)
+	s.prepare(req, int(it.proto), it.body.B)
 
 	t0 := time.Now()
 	deadline := t0.Add(s.cfg.Timeout)
@@ -130,7 +133,19 @@ func (s *Sender) attempt(it item, attempt int) (outcome, time.Duration) {
 		s.report(kind, logs.Warn, "remote write: attempt %d failed after %s: %v", attempt, latency.Round(time.Millisecond), err)
 	default:
 		status = resp.StatusCode()
+		v2 := unknown
+		if it.proto == ProtoV2 {
+			v2 = judge2(status, &resp.Header, resp.Body())
+		}
 		switch {
+		case v2 == speaks2:
+			s.confirm()
+		case v2 == lacks2:
+			out = unsupported
+			if status < 200 || status >= 300 {
+				s.st.failures.Add(1)
+			}
+			s.fallback(lacksErr(status, resp.Body()).Error())
 		case status >= 200 && status < 300:
 		case status == fasthttp.StatusTooManyRequests || status >= 500:
 			out = retryable
@@ -149,6 +164,29 @@ func (s *Sender) attempt(it item, attempt int) (outcome, time.Duration) {
 	fasthttp.ReleaseResponse(resp)
 	fasthttp.ReleaseRequest(req)
 	return out, retryAfter
+}
+
+// prepare fills req for one remote-write POST of body, encoded in version proto. The body is
+// lent to fasthttp without a copy (SetBodyRaw) and stays the caller's.
+func (s *Sender) prepare(req *fasthttp.Request, proto int, body []byte) {
+	req.Header.SetMethod(fasthttp.MethodPost)
+	req.SetRequestURI(s.uri)
+	if proto == ProtoV2 {
+		req.Header.SetContentType(contentTypeV2)
+		req.Header.Set(headerRWVersion, versionV2)
+	} else {
+		req.Header.SetContentType(contentTypeV1)
+		req.Header.Set(headerRWVersion, versionV1)
+	}
+	req.Header.Set(headerContentEncoding, "snappy")
+	req.Header.SetUserAgent(s.cfg.UserAgent)
+	if s.auth != "" {
+		req.Header.Set(headerAuthorization, s.auth)
+	}
+	for i := range s.headers {
+		req.Header.Set(s.headers[i][0], s.headers[i][1])
+	}
+	req.SetBodyRaw(body)
 }
 
 // debug is the per-request line, kept out of attempt so its boxing costs nothing when disabled.

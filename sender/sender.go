@@ -33,10 +33,11 @@ type item struct {
 	body    *pool.Buffer
 	samples int
 	gen     uint64
+	proto   uint8 // ProtoV1 or ProtoV2: what the body is encoded in, so which headers it gets
 }
 
-// Sender owns a fasthttp client, a bounded queue and the workers that drain it. Enqueue,
-// EndFlush, Stats and Close are safe for concurrent use.
+// Sender owns a fasthttp client, a bounded queue and the workers that drain it. Every method is
+// safe for concurrent use.
 type Sender struct {
 	cfg     Config
 	log     *logs.Logger
@@ -64,12 +65,14 @@ type Sender struct {
 	conns  conns
 	limits [numKinds]limiter
 	st     counters
+	proto  atomic.Int32 // state* constant: what Protocol reports (protocol.go)
 }
 
 // counters are the Stats source; atomics so workers never contend on a lock for them.
 type counters struct {
 	enqueued, sent                             atomic.Uint64
 	queueFull, rejected, gaveUp, shutdown      atomic.Uint64
+	protocol                                   atomic.Uint64
 	requests, retries, failures, bytes, bodies atomic.Uint64
 }
 
@@ -103,6 +106,10 @@ func New(cfg Config) (*Sender, error) {
 		done:    make(chan struct{}),
 	}
 	s.cond = sync.NewCond(&s.mu)
+	s.proto.Store(stateV1)
+	if cfg.Protocol == ProtoV2 {
+		s.proto.Store(stateProbing)
+	}
 	for _, v := range []string{cfg.Password, ep.pass, cfg.BearerToken, auth} {
 		s.addSecret(v)
 	}
@@ -152,13 +159,21 @@ func (s *Sender) addSecret(v string) {
 	}
 }
 
-// Enqueue hands a compressed body holding samples to the sender, which owns it from now on
-// (it goes back to Config.Pool); it never blocks: when the queue is full the oldest waiting body
-// is dropped and counted. A nil body counts its samples as rejected.
+// Enqueue hands a compressed remote write 1.0 body holding samples to the sender, which owns it
+// from now on (it goes back to Config.Pool); it never blocks: when the queue is full the oldest
+// waiting body is dropped and counted. A nil body counts its samples as rejected.
 func (s *Sender) Enqueue(body *pool.Buffer, samples int) {
+	s.EnqueueProto(body, samples, ProtoV1)
+}
+
+// EnqueueProto is Enqueue for a body encoded in remote-write version proto (ProtoV1 or
+// ProtoV2), which picks the request's Content-Type and X-Prometheus-Remote-Write-Version. Encode
+// each flush in the version Protocol returned before it. A 2.0 body the receiver turns out not
+// to understand is counted as DroppedProtocol. Any other proto counts the samples as rejected.
+func (s *Sender) EnqueueProto(body *pool.Buffer, samples int, proto int) {
 	s.st.enqueued.Add(uint64(samples))
-	if body == nil { // a caller bug; count it rather than crash a worker
-		s.drop(item{samples: samples}, reasonRejected)
+	if body == nil || (proto != ProtoV1 && proto != ProtoV2) { // a caller bug; count it rather than crash a worker
+		s.drop(item{body: body, samples: samples}, reasonRejected)
 		return
 	}
 	s.mu.Lock()
@@ -176,7 +191,7 @@ func (s *Sender) Enqueue(body *pool.Buffer, samples int) {
 		s.head = (s.head + 1) % len(s.q)
 		s.n--
 	}
-	s.q[(s.head+s.n)%len(s.q)] = item{body: body, samples: samples, gen: s.gen}
+	s.q[(s.head+s.n)%len(s.q)] = item{body: body, samples: samples, gen: s.gen, proto: uint8(proto)}
 	s.n++
 	s.cond.Signal()
 	s.mu.Unlock()
@@ -296,8 +311,14 @@ type Stats struct {
 	DroppedGaveUp uint64
 	// DroppedShutdown were still queued or retrying when Close's ctx ended, or came after Close.
 	DroppedShutdown uint64
-	// Requests counts HTTP attempts, Retries the attempts after a body's first, Failures the
-	// attempts that did not get a 2xx.
+	// DroppedProtocol were in 2.0 bodies the receiver did not understand (415, a 400 about the
+	// message, or a 2xx without X-Prometheus-Remote-Write-Samples-Written: a 1.0-only receiver
+	// silently discarding it), or queued when that became known. The output re-sends every live
+	// series' cumulative value each flush, and the next flush is in 1.0, so the totals a receiver
+	// holds are repaired one push interval later; only the points of that interval are missing.
+	DroppedProtocol uint64
+	// Requests counts HTTP attempts of bodies (Negotiate's probes are not counted), Retries the
+	// attempts after a body's first, Failures the attempts that did not get a 2xx.
 	Requests, Retries, Failures uint64
 	// BodiesSent counts acknowledged bodies and BytesSent their compressed bytes.
 	BodiesSent, BytesSent uint64
@@ -312,13 +333,14 @@ func (s *Sender) Stats() Stats {
 		DroppedRejected:  s.st.rejected.Load(),
 		DroppedGaveUp:    s.st.gaveUp.Load(),
 		DroppedShutdown:  s.st.shutdown.Load(),
+		DroppedProtocol:  s.st.protocol.Load(),
 		Requests:         s.st.requests.Load(),
 		Retries:          s.st.retries.Load(),
 		Failures:         s.st.failures.Load(),
 		BodiesSent:       s.st.bodies.Load(),
 		BytesSent:        s.st.bytes.Load(),
 	}
-	st.SamplesDropped = st.DroppedQueueFull + st.DroppedRejected + st.DroppedGaveUp + st.DroppedShutdown
+	st.SamplesDropped = st.DroppedQueueFull + st.DroppedRejected + st.DroppedGaveUp + st.DroppedShutdown + st.DroppedProtocol
 	return st
 }
 
@@ -329,6 +351,7 @@ const (
 	reasonRejected
 	reasonGaveUp
 	reasonShutdown
+	reasonProtocol
 )
 
 // drop counts a body's samples under r and returns its buffer to the pool.
@@ -343,6 +366,8 @@ func (s *Sender) drop(it item, r reason) {
 		s.st.gaveUp.Add(n)
 	case reasonShutdown:
 		s.st.shutdown.Add(n)
+	case reasonProtocol:
+		s.st.protocol.Add(n)
 	}
 	if it.body != nil {
 		s.cfg.Pool.Put(it.body)
