@@ -4,7 +4,10 @@
 //
 // Output series: counter k6_<name>_total; gauge k6_<name>; rate k6_<name>_rate,
 // k6_<name>_passes_total, k6_<name>_samples_total; trend k6_<name>_<stat> per configured stat
-// (TrendStatSuffix), in seconds for time trends except count.
+// (TrendStatSuffix), in seconds for time trends except count. With Options.NativeHistograms a
+// trend is instead one native-histogram series, named like k6's own native-histogram output:
+// k6_<name>_seconds (contains=time, values in seconds), k6_<name>_bytes (contains=data),
+// k6_<name> otherwise (see native.go). Metadata lists every family with its type, unit and help.
 //
 // Labels: every stream tag becomes a label named by SanitizeName, value verbatim; empty values
 // are dropped, and so are tags listed in Options.DropLabels (series that differed only by them
@@ -18,6 +21,10 @@
 // to recompute the stats of trend series changed since the last flush, never to encode; so
 // ingest waits at most that long: BenchmarkSnapshot measures ~5 ms for 100k counter series
 // plus 10k changed trend series on a 2-core machine, while k6 keeps writing into the pipe.
+//
+// Clock: the table reads no clock. A generation is one call to Snapshot, and a TTL counts
+// generations, so a replay that calls Snapshot at its stream's own flush times (passing the
+// stream's time as now) evicts exactly as the live run would have.
 package series
 
 import (
@@ -45,6 +52,15 @@ type Options struct {
 	TTL          int      // generations (flushes) a series may stay idle before it is evicted; 0: never
 	StaleMarkers bool     // send a staleness marker for every live series at the end (read by the caller, which decides whether to call Final)
 	MaxBuckets   int      // cap on buckets per trend histogram before its resolution halves; 0: 2048
+
+	// NativeHistograms sends each trend series as one Prometheus native histogram
+	// (k6_<name>_seconds, k6_<name>_bytes or k6_<name>) instead of one series per TrendStats
+	// entry, so percentiles can be computed and aggregated by the receiver.
+	NativeHistograms bool
+	// HistogramSchema is the resolution of the native histograms sent, -4..8 (bucket bounds
+	// grow by 2^(2^-schema)); 0 selects DefaultHistogramSchema (schema 0 itself, factor 2, is
+	// too coarse to be worth selecting).
+	HistogramSchema int
 }
 
 // Kind is a k6 metric type; it decides the aggregate and the output series of a metric.
@@ -103,11 +119,15 @@ var ErrUndeclared = errors.New("metric not declared")
 // Tag is one stream tag of a new series, as raw (unescaped) bytes valid only during Insert.
 type Tag struct{ Name, Value []byte }
 
-// Sample is one output series' value at a flush: its pre-encoded label block and value.
-// Labels stays valid until the next call to Snapshot or Final.
+// Sample is one output series' value at a flush: its pre-encoded label block and either a
+// float Value or, for a native-histogram series, Hist. Labels, Hist (with its slices) and Meta
+// are owned by the table; Labels and Hist stay valid until the next call to Snapshot or Final,
+// Meta for the table's lifetime.
 type Sample struct {
 	Labels []byte
-	Value  float64
+	Value  float64            // the float value; staleness markers are StaleNaN here, Hist nil
+	Hist   *encoder.Histogram // the native histogram value, nil for a float sample
+	Meta   *Meta              // the metadata of the series' family, for remote write 2.0
 }
 
 // metric is one declared k6 metric.
@@ -116,6 +136,7 @@ type metric struct {
 	kind     Kind
 	contains Contains
 	outNames []string // __name__ of each output series, in output order
+	metas    []Meta   // metadata of each output series' family, parallel to outNames
 }
 
 // entry is one k6 series: a metric and a tag set (after DropLabels).
@@ -130,6 +151,7 @@ type entry struct {
 	blocks   [][]byte
 	vals     []float64 // current value per output series; rate: rate, passes, samples
 	hist     *histogram
+	native   *encoder.Histogram // hist as sent when trends are native histograms, rebuilt when dirty; kept across slot reuse
 }
 
 // rawKey maps one (metric name, raw tags bytes) pair to its entry.
@@ -160,6 +182,11 @@ type Table struct {
 	drop       map[string]struct{}
 	ttl        uint64
 	maxBuckets int
+	native     bool // trends as native histograms
+	histSchema int8 // schema trend histograms start at: HistogramSchema when native, else 7
+
+	metaList []Meta              // one per family, in declaration order; append-only
+	families map[string]struct{} // families in metaList
 
 	metrics  map[string]*metric
 	seed     maphash.Seed
@@ -196,11 +223,21 @@ func NewTable(opts Options) (*Table, error) {
 	if opts.MaxBuckets < 0 || (opts.MaxBuckets > 0 && opts.MaxBuckets < 16) {
 		return nil, fmt.Errorf("series: MaxBuckets %d: expected 0 (default 2048) or at least 16", opts.MaxBuckets)
 	}
+	schema := opts.HistogramSchema
+	if schema == 0 {
+		schema = DefaultHistogramSchema
+	}
+	if schema < minSchema || schema > maxSchema {
+		return nil, fmt.Errorf("series: HistogramSchema %d: expected %d..%d, or 0 for the default %d", opts.HistogramSchema, minSchema, maxSchema, DefaultHistogramSchema)
+	}
 	t := &Table{
 		stats:      stats,
 		drop:       make(map[string]struct{}),
 		ttl:        uint64(opts.TTL),
 		maxBuckets: opts.MaxBuckets,
+		native:     opts.NativeHistograms,
+		histSchema: defaultSchema,
+		families:   make(map[string]struct{}),
 		metrics:    make(map[string]*metric),
 		seed:       maphash.MakeSeed(),
 		index:      make(map[uint64]int32),
@@ -210,6 +247,11 @@ func NewTable(opts Options) (*Table, error) {
 	}
 	if t.maxBuckets == 0 {
 		t.maxBuckets = defaultMaxBuckets
+	}
+	if t.native {
+		// Keep the buckets at the schema sent: no trend stat needs more, and a coarser
+		// histogram holds a wider range in the same buckets.
+		t.histSchema = int8(schema)
 	}
 	for _, c := range opts.ConstLabels {
 		name := SanitizeName(c.Name)
@@ -248,22 +290,27 @@ func (t *Table) Declare(name string, kind Kind, contains Contains) error {
 	if kind < Counter || kind > Trend || contains > Data {
 		return fmt.Errorf("series: metric %q: invalid kind %d or contains %d", name, kind, contains)
 	}
-	base := "k6_" + SanitizeName(name)
 	m := &metric{name: name, kind: kind, contains: contains}
-	switch kind {
-	case Counter:
-		m.outNames = []string{base + "_total"}
-	case Gauge:
-		m.outNames = []string{base}
-	case Rate:
-		m.outNames = []string{base + "_rate", base + "_passes_total", base + "_samples_total"}
-	case Trend:
-		for _, st := range t.stats {
-			m.outNames = append(m.outNames, base+"_"+st.suffix)
+	m.outNames, m.metas = t.familiesOf(name, kind, contains)
+	t.metrics[name] = m
+	for _, md := range m.metas {
+		if _, dup := t.families[md.Family]; !dup {
+			t.families[md.Family] = struct{}{}
+			t.metaList = append(t.metaList, md)
 		}
 	}
-	t.metrics[name] = m
 	return nil
+}
+
+// Metadata appends the metadata of every output family of the metrics declared so far, one
+// entry per family, in declaration order, and returns dst. The list only ever grows (a new
+// metric appends its families), so a caller can tell that new families appeared from its
+// length. Two metrics whose names sanitise to the same family share it; the first declared
+// describes it. It copies a cached list: no allocation when dst has room.
+func (t *Table) Metadata(dst []Meta) []Meta {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return append(dst, t.metaList...)
 }
 
 // hash combines the hashes of a metric name and its raw tags object.
@@ -442,7 +489,10 @@ func (t *Table) newEntry(m *metric) int32 {
 		if e.hist == nil {
 			e.hist = new(histogram)
 		}
-		e.hist.reset(t.maxBuckets)
+		e.hist.reset(t.maxBuckets, t.histSchema)
+		if t.native && e.native == nil {
+			e.native = new(encoder.Histogram) // its slices are reused by every later series of this slot
+		}
 	}
 	t.live++
 	return ei
@@ -516,8 +566,13 @@ func staleNaN() float64 { return math.Float64frombits(encoder.StaleNaN) }
 
 // Snapshot appends every live output series' current value, plus one staleness marker per
 // series evicted in this generation, and advances the generation. A series is evicted when
-// it saw no point for Options.TTL consecutive generations. now is not used by the table (the
-// caller stamps samples); it is part of the contract for future time-based eviction.
+// it saw no point for Options.TTL consecutive generations.
+//
+// Snapshot reads no clock, and neither does the rest of the table: generations count calls,
+// so a replay may call it at its stream's own flush times. now is the caller's flush time
+// (the caller stamps the samples); the table does not use it today, and any time-based
+// decision added later must use it rather than the wall clock, so that passing a replayed
+// stream's clock stays correct (TestSnapshotUsesNoClock guards this).
 func (t *Table) Snapshot(dst []Sample, now time.Time) []Sample {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -528,25 +583,40 @@ func (t *Table) Snapshot(dst []Sample, now time.Time) []Sample {
 			continue
 		}
 		if t.ttl > 0 && t.gen-e.lastGen >= t.ttl {
-			for _, b := range e.blocks {
-				dst = append(dst, Sample{Labels: b, Value: staleNaN()})
-			}
+			dst = e.appendStale(dst)
 			t.evict(int32(i))
 			continue
 		}
+		native := t.native && e.m.kind == Trend
 		if e.dirty {
-			if e.m.kind == Trend {
+			switch {
+			case native:
+				e.hist.toNative(e.native, t.histSchema)
+			case e.m.kind == Trend:
 				for j := range t.stats {
 					e.vals[j] = e.hist.stat(&t.stats[j])
 				}
 			}
 			e.dirty = false
 		}
+		if native {
+			dst = append(dst, Sample{Labels: e.blocks[0], Hist: e.native, Meta: &e.m.metas[0]})
+			continue
+		}
 		for j, b := range e.blocks {
-			dst = append(dst, Sample{Labels: b, Value: e.vals[j]})
+			dst = append(dst, Sample{Labels: b, Value: e.vals[j], Meta: &e.m.metas[j]})
 		}
 	}
 	t.gen++
+	return dst
+}
+
+// appendStale appends a staleness marker for each output series of e: a float StaleNaN even
+// for a native-histogram series, as Prometheus' own scrape loop writes it.
+func (e *entry) appendStale(dst []Sample) []Sample {
+	for j, b := range e.blocks {
+		dst = append(dst, Sample{Labels: b, Value: staleNaN(), Meta: &e.m.metas[j]})
+	}
 	return dst
 }
 
@@ -561,9 +631,7 @@ func (t *Table) Final(dst []Sample) []Sample {
 		if !e.live {
 			continue
 		}
-		for _, b := range e.blocks {
-			dst = append(dst, Sample{Labels: b, Value: staleNaN()})
-		}
+		dst = e.appendStale(dst)
 		t.evict(int32(i))
 	}
 	return dst

@@ -39,6 +39,34 @@ func BenchmarkSnapshot(b *testing.B) {
 	b.ReportMetric(float64(len(buf)), "samples")
 }
 
+// BenchmarkSnapshotNative measures Snapshot with 10k native-histogram trend series changed
+// since the last flush (histograms rebuilt as spans and deltas).
+func BenchmarkSnapshotNative(b *testing.B) {
+	tbl := mustTable(b, Options{NativeHistograms: true})
+	declare(b, tbl, "t", Trend, Time)
+	keys := make([][]byte, 10000)
+	for i := range keys {
+		id := fmt.Sprint(i)
+		keys[i] = raw("id", id)
+		for j := range 200 {
+			put(b, tbl, "t", float64(j%97)*1.7+1, "id", id)
+		}
+	}
+	buf := tbl.Snapshot(nil, time.Now())
+	name := []byte("t")
+	b.ReportAllocs()
+	for b.Loop() {
+		b.StopTimer()
+		tbl.Lock()
+		for _, k := range keys {
+			tbl.Observe(name, k, 5)
+		}
+		tbl.Unlock()
+		b.StartTimer()
+		buf = tbl.Snapshot(buf[:0], time.Now())
+	}
+}
+
 // BenchmarkObserveTrend measures one point of a known trend series.
 func BenchmarkObserveTrend(b *testing.B) {
 	tbl := mustTable(b, Options{})

@@ -23,6 +23,7 @@ import "math"
 const (
 	defaultSchema     = 7
 	minSchema         = -4
+	maxSchema         = 8
 	defaultMaxBuckets = 2048
 	initialBuckets    = 32
 )
@@ -120,9 +121,9 @@ type histogram struct {
 	pos, neg   buckets
 }
 
-// reset empties h for reuse, keeping bucket capacity.
-func (h *histogram) reset(maxBuckets int) {
-	h.schema = defaultSchema
+// reset empties h for reuse at the given schema, keeping bucket capacity.
+func (h *histogram) reset(maxBuckets int, schema int8) {
+	h.schema = schema
 	h.maxBuckets = maxBuckets
 	h.count, h.zero, h.sum, h.min, h.max = 0, 0, 0, 0, 0
 	h.pos.counts, h.neg.counts = h.pos.counts[:0], h.neg.counts[:0]

@@ -527,7 +527,7 @@ func TestTrendAccuracy(t *testing.T) {
 	for name, gen := range dists {
 		t.Run(name, func(t *testing.T) {
 			var h histogram
-			h.reset(defaultMaxBuckets)
+			h.reset(defaultMaxBuckets, defaultSchema)
 			vals := make([]float64, n)
 			sum := 0.0
 			for i := range vals {
@@ -565,8 +565,8 @@ func TestHistogramHalveExact(t *testing.T) {
 	// Halving must give the same buckets as observing at the lower schema directly.
 	rng := newRand(1)
 	var a, b histogram
-	a.reset(1 << 20)
-	b.reset(1 << 20)
+	a.reset(1<<20, defaultSchema)
+	b.reset(1<<20, defaultSchema)
 	b.schema = 5
 	for range 100000 {
 		v := math.Exp(rng.NormFloat64()*3) * float64(1-2*(rng.IntN(2)))

@@ -23,23 +23,24 @@ type trendStat struct {
 	kind   statKind
 	p      float64 // for statPct, in [0,1]
 	suffix string  // series name suffix: count, p99, p99_9, med, ...
+	name   string  // k6's spelling, normalised: count, p(99), p(99.9), med, ...
 }
 
 // parseTrendStat parses one stat name: count, sum, min, max, avg, med or p(N) with 0<=N<=100.
 func parseTrendStat(s string) (trendStat, error) {
 	switch s {
 	case "count":
-		return trendStat{kind: statCount, suffix: s}, nil
+		return trendStat{kind: statCount, suffix: s, name: s}, nil
 	case "sum":
-		return trendStat{kind: statSum, suffix: s}, nil
+		return trendStat{kind: statSum, suffix: s, name: s}, nil
 	case "min":
-		return trendStat{kind: statMin, suffix: s}, nil
+		return trendStat{kind: statMin, suffix: s, name: s}, nil
 	case "max":
-		return trendStat{kind: statMax, suffix: s}, nil
+		return trendStat{kind: statMax, suffix: s, name: s}, nil
 	case "avg":
-		return trendStat{kind: statAvg, suffix: s}, nil
+		return trendStat{kind: statAvg, suffix: s, name: s}, nil
 	case "med":
-		return trendStat{kind: statPct, p: 0.5, suffix: s}, nil
+		return trendStat{kind: statPct, p: 0.5, suffix: s, name: s}, nil
 	}
 	bad := fmt.Errorf("trend stat %q: expected count, sum, min, max, avg, med or p(N) with 0<=N<=100", s)
 	inner, ok := strings.CutPrefix(s, "p(")
@@ -60,7 +61,7 @@ func parseTrendStat(s string) (trendStat, error) {
 		return trendStat{}, bad
 	}
 	num := strconv.FormatFloat(n, 'f', -1, 64)
-	return trendStat{kind: statPct, p: n / 100, suffix: "p" + strings.ReplaceAll(num, ".", "_")}, nil
+	return trendStat{kind: statPct, p: n / 100, suffix: "p" + strings.ReplaceAll(num, ".", "_"), name: "p(" + num + ")"}, nil
 }
 
 // ParseTrendStats validates trend stat names (count, sum, min, max, avg, med, p(N)) so a bad
