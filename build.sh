@@ -1,0 +1,232 @@
+#!/usr/bin/env bash
+# build.sh: build k6-penelopa, install what its tests need, run the checks, or show a demo.
+#
+#   ./build.sh          build ./k6-penelopa
+#   ./build.sh test     install k6 and the receivers if missing, build, then run every check:
+#                       gofmt, go vet, staticcheck, the AGPL boundary, unit tests, short fuzz
+#                       runs and the end-to-end suite against Prometheus and VictoriaMetrics
+#   ./build.sh demo     run examples/test-script.js into a local VictoriaMetrics and print what
+#                       arrived
+#
+# Environment: K6_BINARY (the stock k6 to use), PENELOPA_BIN (use this k6-penelopa instead of
+# building one), FUZZTIME (per fuzz target, default 10s), DEMO_TARGET (host:port for the demo's
+# HTTP target, default 127.0.0.1:8080).
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")"
+ROOT=$PWD
+K6_VERSION=v1.8.1
+STATICCHECK=honnef.co/go/tools/cmd/staticcheck@v0.8.2
+# Modules whose licence (AGPL) this project takes none of; see DESIGN.md.
+FORBIDDEN_MODULES='(^|[[:space:]"])(go\.k6\.io/k6|github\.com/grafana/(grafana|loki|tempo))([/@[:space:]"]|$)'
+
+say() { printf 'build.sh: %s\n' "$*" >&2; }
+die() {
+	say "$*"
+	exit 1
+}
+
+# build compiles the launcher into ./k6-penelopa, stamped with the source version, unless
+# PENELOPA_BIN names one to use instead.
+build() {
+	if [[ -n ${PENELOPA_BIN:-} ]]; then
+		[[ -x $PENELOPA_BIN ]] || die "PENELOPA_BIN=$PENELOPA_BIN is not an executable"
+		PENELOPA_BIN=$(realpath "$PENELOPA_BIN")
+		return
+	fi
+	local version
+	version=$(git describe --tags --always --dirty 2>/dev/null || echo dev)
+	go build -ldflags "-X main.version=$version" -o ./k6-penelopa ./cmd/k6-penelopa
+	PENELOPA_BIN=$ROOT/k6-penelopa
+}
+
+# ensure_k6 finds the stock k6 (K6_BINARY, k6 on PATH, .bin/k6) or installs the pinned release
+# into .bin/, and exports K6_BINARY.
+ensure_k6() {
+	if [[ -n ${K6_BINARY:-} ]]; then
+		K6_BINARY=$(command -v "$K6_BINARY") || die "K6_BINARY=$K6_BINARY: no such program"
+		K6_BINARY=$(realpath "$K6_BINARY")
+	elif command -v k6 >/dev/null; then
+		K6_BINARY=$(command -v k6)
+	elif [[ -x .bin/k6 ]]; then
+		K6_BINARY=$ROOT/.bin/k6
+	else
+		say "installing stock k6 $K6_VERSION into .bin/ (go install go.k6.io/k6@$K6_VERSION, outside this module)"
+		local tmp
+		tmp=$(mktemp -d)
+		# A temp dir and these settings keep the install out of every go.mod and go.work.
+		(cd "$tmp" && GOBIN=$ROOT/.bin GOFLAGS=-mod=mod GOWORK=off go install "go.k6.io/k6@$K6_VERSION")
+		rm -rf "$tmp"
+		K6_BINARY=$ROOT/.bin/k6
+		say "k6 is at $K6_BINARY: for k6-penelopa to find it, put .bin on PATH or export K6_BINARY=$K6_BINARY"
+	fi
+	export K6_BINARY
+}
+
+# ensure_packages installs the Debian packages that provide the given programs, if any is missing.
+# Usage: ensure_packages program:package ...
+ensure_packages() {
+	local want missing=() pkg
+	for want in "$@"; do
+		command -v "${want%%:*}" >/dev/null || missing+=("${want#*:}")
+	done
+	((${#missing[@]})) || return 0
+	command -v apt-get >/dev/null || die "missing ${missing[*]} and no apt-get to install them with"
+	local sudo=()
+	((EUID == 0)) || sudo=(sudo)
+	for pkg in "${missing[@]}"; do
+		if ! apt-cache show "$pkg" >/dev/null 2>&1; then
+			say "apt-get update (the package lists do not know $pkg yet)"
+			"${sudo[@]}" apt-get update -qq
+			break
+		fi
+	done
+	say "installing ${missing[*]} with apt-get"
+	local install=("${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}")
+	if ! "${install[@]}" >/dev/null; then
+		say "apt-get install failed; retrying after apt-get update (the package lists may be stale)"
+		"${sudo[@]}" apt-get update -qq
+		"${install[@]}" >/dev/null
+	fi
+}
+
+# check_boundary fails if any go.mod or go.sum in the repository names an AGPL module.
+check_boundary() {
+	local hits
+	hits=$(find . \( -name .git -o -name .bin -o -name .work \) -prune -o \
+		\( -name go.mod -o -name go.sum -o -name go.work -o -name go.work.sum \) -print0 |
+		xargs -0 -r grep -EnH "$FORBIDDEN_MODULES" || true)
+	if [[ -n $hits ]]; then
+		printf '%s\n' "$hits" >&2
+		die "an AGPL module is named above: k6 runs beside penelopa as a program, never as a Go dependency"
+	fi
+}
+
+# fuzz gives every Fuzz target in the module a short bounded run.
+fuzz() {
+	local fuzztime=${FUZZTIME:-10s} pkg name
+	go test -list '^Fuzz' ./... | awk '
+		/^Fuzz/ { names[n++] = $1; next }
+		/^ok/   { for (i = 0; i < n; i++) print $2, names[i]; n = 0 }' |
+		while read -r pkg name; do
+			say "fuzzing $pkg $name for $fuzztime"
+			go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" "$pkg" </dev/null
+		done
+}
+
+run_tests() {
+	ensure_k6
+	ensure_packages prometheus:prometheus victoria-metrics:victoria-metrics
+	build
+
+	say "gofmt"
+	local unformatted
+	unformatted=$(find . \( -name .git -o -name .bin -o -name .work \) -prune -o -name '*.go' -print0 | xargs -0 gofmt -l)
+	[[ -z $unformatted ]] || die "not gofmt-formatted (run gofmt -w):"$'\n'"$unformatted"
+
+	say "go vet"
+	go vet ./...
+	go vet -tags e2e ./e2e/...
+
+	say "staticcheck"
+	go run "$STATICCHECK" ./...
+	go run "$STATICCHECK" -tags e2e ./e2e/...
+
+	say "AGPL boundary"
+	check_boundary
+
+	say "unit tests"
+	go test -count=1 -timeout 5m ./...
+
+	fuzz
+
+	say "end-to-end tests (k6: $K6_BINARY, k6-penelopa: $PENELOPA_BIN)"
+	PENELOPA_BIN=$PENELOPA_BIN go test -tags e2e -count=1 -timeout 20m -v ./e2e/...
+}
+
+# demo runs the example script through k6-penelopa into VictoriaMetrics and prints what arrived.
+demo() {
+	ensure_k6
+	ensure_packages victoria-metrics:victoria-metrics
+	build
+
+	local vm=127.0.0.1:8428 target=${DEMO_TARGET:-127.0.0.1:8080}
+	# Globals, not locals: the EXIT trap runs after this function has returned.
+	tmp=$(mktemp -d)
+	pids=()
+	# shellcheck disable=SC2317 # called by the trap
+	cleanup() {
+		local pid
+		for pid in "${pids[@]}"; do
+			kill "$pid" 2>/dev/null || true
+			wait "$pid" 2>/dev/null || true
+		done
+		rm -rf "$tmp"
+	}
+	trap cleanup EXIT
+
+	if http_ok "$vm" /health; then
+		say "using the VictoriaMetrics already answering on $vm"
+	else
+		say "starting VictoriaMetrics on $vm (storage in $tmp/vm)"
+		victoria-metrics -httpListenAddr="$vm" -storageDataPath="$tmp/vm" -retentionPeriod=100y \
+			-search.latencyOffset=0s -search.disableCache >"$tmp/vm.log" 2>&1 &
+		pids+=($!)
+		wait_for "$vm" /health "$tmp/vm.log" "$!"
+	fi
+
+	if http_ok "$target" /; then
+		die "something already answers on $target; choose another address with DEMO_TARGET=host:port"
+	fi
+	say "starting the example target on $target"
+	go build -o "$tmp/target" ./examples/target
+	"$tmp/target" -addr "$target" 2>"$tmp/target.log" &
+	pids+=($!)
+	wait_for "$target" / "$tmp/target.log" "$!"
+
+	local start code=0
+	start=$(date +%s)
+	say "running: k6-penelopa run --out penelopa=http://$vm/api/v1/write examples/test-script.js"
+	K6_NO_USAGE_REPORT=true TARGET_URL="http://$target" PENELOPA_TREND_STATS='p(95),p(99),avg' \
+		"$PENELOPA_BIN" run --out "penelopa=http://$vm/api/v1/write" examples/test-script.js || code=$?
+	say "k6-penelopa exited with code $code; what VictoriaMetrics received:"
+	go run ./e2e/cmd/report -url "http://$vm" -since "$start"
+	return "$code"
+}
+
+# http_ok tells whether an HTTP server on host:port answers GET path with 200 (no curl needed).
+http_ok() {
+	local status
+	status=$(
+		exec 2>/dev/null
+		exec 3<>"/dev/tcp/${1%:*}/${1##*:}" || exit 1
+		printf 'GET %s HTTP/1.0\r\nHost: %s\r\n\r\n' "$2" "$1" >&3
+		read -r -t 2 _ code _ <&3 && printf '%s' "$code"
+	) || return 1
+	[[ $status == 200 ]]
+}
+
+# wait_for waits up to 30 s for the process pid to answer GET path on host:port; on failure it
+# prints the process's log.
+# Usage: wait_for host:port path log pid
+wait_for() {
+	local i
+	for ((i = 0; i < 300; i++)); do
+		kill -0 "$4" 2>/dev/null || break
+		http_ok "$1" "$2" && return 0
+		sleep 0.1
+	done
+	cat "$3" >&2
+	die "http://$1$2 did not answer within 30 s, or its process exited (log above)"
+}
+
+case ${1:-build} in
+build)
+	ensure_k6
+	build
+	;;
+test) run_tests ;;
+demo) demo ;;
+-h | --help | help) sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0" ;;
+*) die "unknown command ${1}; use: ./build.sh [build|test|demo]" ;;
+esac
