@@ -43,6 +43,9 @@ type Config struct {
 	MaxRetries            int
 	FailOnDrop            bool
 	SelfMetrics           bool
+	Protocol              int
+	NativeHistograms      bool
+	HistogramSchema       int
 	// Segment is k6's execution segment when the test is split across instances (not an
 	// option: the launcher reads it from k6's own flags).
 	Segment  string
@@ -140,6 +143,15 @@ func Options() []Option {
 				c.TrendStats = stats
 				return nil
 			}},
+		{Key: "trend_as_native_histogram", Env: "PENELOPA_TREND_AS_NATIVE_HISTOGRAM", Default: "false",
+			Form: "true or false", Meaning: "send each Trend as one native histogram `k6_<name>_seconds` (time), `k6_<name>_bytes` (data) or `k6_<name>` instead of stats",
+			set: boolSetter(func(c *Config) *bool { return &c.NativeHistograms })},
+		{Key: "histogram_schema", Env: "PENELOPA_HISTOGRAM_SCHEMA", Default: "5",
+			Form: "a whole number from -4 to 8", Meaning: "native-histogram resolution: buckets grow by 2^(2^-schema); 5 is ~1% error, 3 is k6's factor 1.1",
+			set: intSetter(func(c *Config) *int { return &c.HistogramSchema }, -4, 8)},
+		{Key: "protocol", Env: "PENELOPA_PROTOCOL", Default: "1",
+			Form: "1 or 2", Meaning: "remote-write version; 2 is used once the receiver proves it speaks it, else 1.0 (and the log says so)",
+			set: intSetter(func(c *Config) *int { return &c.Protocol }, 1, 2)},
 		{Key: "labels", Env: "PENELOPA_LABELS", Default: "",
 			Form:    "name=value pairs separated by commas, names matching [a-zA-Z_][a-zA-Z0-9_]*",
 			Meaning: "static labels added to every series",

@@ -38,7 +38,11 @@ type Output struct {
 	// belong to whoever holds it.
 	flushMu  sync.Mutex
 	samples  []series.Sample
-	raw      []byte
+	raw      []byte          // the request being encoded
+	scratch  []byte          // 2.0 series, written before the symbols that precede them
+	refs     []uint32        // 2.0 label refs of one series
+	syms     encoder.Symbols // 2.0 string table of one request
+	meta     []series.Meta   // 1.0 metadata of the declared metrics
 	lastTS   int64
 	flushes  uint64
 	overruns uint64
@@ -68,11 +72,13 @@ func New(p Params) (*Output, error) {
 		ttl = int((cfg.SeriesTTL + cfg.PushInterval - 1) / cfg.PushInterval)
 	}
 	tbl, err := series.NewTable(series.Options{
-		TrendStats:   cfg.TrendStats,
-		ConstLabels:  cfg.ConstLabels(),
-		DropLabels:   cfg.DropLabels,
-		TTL:          ttl,
-		StaleMarkers: cfg.StaleMarkers,
+		TrendStats:       cfg.TrendStats,
+		ConstLabels:      cfg.ConstLabels(),
+		DropLabels:       cfg.DropLabels,
+		TTL:              ttl,
+		StaleMarkers:     cfg.StaleMarkers,
+		NativeHistograms: cfg.NativeHistograms,
+		HistogramSchema:  cfg.HistogramSchema,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("series table: %w", err)
@@ -94,6 +100,7 @@ func New(p Params) (*Output, error) {
 		QueueSize:             cfg.QueueSize,
 		Concurrency:           cfg.Concurrency,
 		MaxRetries:            cfg.MaxRetries,
+		Protocol:              cfg.Protocol,
 		UserAgent:             "xk6-output-penelopa/" + p.Version,
 		Pool:                  bufs,
 		Log:                   log,
@@ -127,7 +134,11 @@ func (o *Output) WatchK6(pid int) {
 
 // Description is the startup line: where samples go and how often, never credentials.
 func (o *Output) Description() string {
-	return fmt.Sprintf("penelopa: remote write 1.0 to %s every %s", sender.RedactURL(o.cfg.URL), o.cfg.PushInterval)
+	proto := "1.0"
+	if o.cfg.Protocol == sender.ProtoV2 {
+		proto = "2.0 (1.0 until the receiver proves it speaks 2.0)"
+	}
+	return fmt.Sprintf("penelopa: remote write %s to %s every %s", proto, sender.RedactURL(o.cfg.URL), o.cfg.PushInterval)
 }
 
 // Run reads k6's stream until it ends, flushing every push interval meanwhile. It returns when
@@ -135,11 +146,36 @@ func (o *Output) Description() string {
 func (o *Output) Run(ctx context.Context, stream io.Reader) error {
 	o.started = time.Now()
 	o.log.Infof("%s", o.Description())
+	if o.cfg.Protocol == sender.ProtoV2 {
+		go o.negotiate(ctx)
+	}
 	go o.flushLoop()
 	if err := o.rd.Run(ctx, stream); err != nil && !errors.Is(err, context.Canceled) {
 		return fmt.Errorf("reading k6's stream: %w", err)
 	}
 	return nil
+}
+
+// negotiate asks the receiver for remote write 2.0 while k6 starts; until it answers, flushes
+// go out in 1.0, so nothing is sent to a receiver that would drop it.
+func (o *Output) negotiate(ctx context.Context) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-o.stopFlush:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	p, err := o.snd.Negotiate(ctx)
+	if err != nil {
+		o.log.Infof("remote write 2.0 not confirmed (%v); sending 1.0", err)
+		return
+	}
+	if p == sender.ProtoV2 {
+		o.log.Infof("receiver speaks remote write 2.0; sending 2.0")
+	}
 }
 
 func (o *Output) flushLoop() {
@@ -162,13 +198,14 @@ func (o *Output) flush(now time.Time, final bool) {
 	defer o.flushMu.Unlock()
 	start := time.Now()
 	ts := o.nextTimestamp(now)
+	proto := o.snd.Protocol() // one protocol for the whole flush, staleness markers included
 	o.samples = o.tbl.Snapshot(o.samples[:0], now)
 	o.flushes++
 	if o.self != nil {
 		v := statsView{snd: o.snd.Stats(), in: o.rd.Stats(), flushes: o.flushes, live: o.tbl.Len()}
 		o.samples = o.self.appendSamples(o.samples, &v)
 	}
-	o.send(o.samples, ts)
+	o.send(o.samples, ts, proto)
 	// The sender starts no body of the next flush before this one's are done, so no receiver
 	// sees a series' samples out of order, staleness markers included.
 	o.snd.EndFlush()
@@ -180,7 +217,7 @@ func (o *Output) flush(now time.Time, final bool) {
 		if o.self != nil {
 			o.samples = o.self.stale(o.samples)
 		}
-		o.send(o.samples, o.nextTimestamp(now))
+		o.send(o.samples, o.nextTimestamp(now), proto)
 		o.snd.EndFlush()
 	}
 	took := time.Since(start)
@@ -204,26 +241,92 @@ func (o *Output) nextTimestamp(now time.Time) int64 {
 	return ts
 }
 
-// send encodes samples into requests of at most BatchSize samples and maxBodyBytes bytes,
-// compresses each into a pooled buffer and queues it.
-func (o *Output) send(samples []series.Sample, ts int64) {
+// send encodes samples into requests of at most BatchSize samples and about maxBodyBytes
+// bytes in protocol proto, compresses each into a pooled buffer and queues it. The first
+// request of a flush also carries the metric metadata (type, unit, help).
+func (o *Output) send(samples []series.Sample, ts int64, proto int) {
+	withMeta := true
 	for len(samples) > 0 {
-		raw := o.raw[:0]
-		n := 0
-		for n < len(samples) && n < o.cfg.BatchSize {
-			s := samples[n]
-			if n > 0 && len(raw)+encoder.SizeTimeSeries(s.Labels, s.Value, ts) > maxBodyBytes {
-				break
-			}
-			raw = encoder.AppendTimeSeries(raw, s.Labels, s.Value, ts)
-			n++
+		var n int
+		if proto == sender.ProtoV2 {
+			n = o.encodeV2(samples, ts)
+		} else {
+			n = o.encodeV1(samples, ts, withMeta)
 		}
-		o.raw = raw
+		withMeta = false
 		body := o.bufs.Get()
-		body.B = s2.EncodeSnappy(body.B[:cap(body.B)], raw)
-		o.snd.Enqueue(body, n)
+		body.B = s2.EncodeSnappy(body.B[:cap(body.B)], o.raw)
+		o.snd.EnqueueProto(body, n, proto)
 		samples = samples[n:]
 	}
+}
+
+// encodeV1 writes one remote-write 1.0 WriteRequest into o.raw from the head of samples and
+// returns how many samples it holds.
+func (o *Output) encodeV1(samples []series.Sample, ts int64, withMeta bool) int {
+	raw := o.raw[:0]
+	if withMeta {
+		o.meta = o.tbl.Metadata(o.meta[:0])
+		for _, m := range o.meta {
+			raw = encoder.AppendMetricMetadata(raw, m.Type, m.Family, m.Help, m.Unit)
+		}
+	}
+	n := 0
+	for n < len(samples) && n < o.cfg.BatchSize {
+		s := &samples[n]
+		size := 0
+		if s.Hist != nil {
+			size = encoder.SizeHistogramSeries(s.Labels, s.Hist, ts)
+		} else {
+			size = encoder.SizeTimeSeries(s.Labels, s.Value, ts)
+		}
+		if n > 0 && len(raw)+size > maxBodyBytes {
+			break
+		}
+		if s.Hist != nil {
+			raw = encoder.AppendHistogramSeries(raw, s.Labels, s.Hist, ts)
+		} else {
+			raw = encoder.AppendTimeSeries(raw, s.Labels, s.Value, ts)
+		}
+		n++
+	}
+	o.raw = raw
+	return n
+}
+
+// encodeV2 writes one remote-write 2.0 Request into o.raw: the series go to a scratch buffer
+// while their strings are interned, then the symbol table is written first and the series
+// copied after it. Every series carries its family's metadata.
+func (o *Output) encodeV2(samples []series.Sample, ts int64) int {
+	o.syms.Reset()
+	scratch := o.scratch[:0]
+	n := 0
+	for n < len(samples) && n < o.cfg.BatchSize {
+		s := &samples[n]
+		refs, err := o.syms.AppendLabelRefs(o.refs[:0], s.Labels)
+		if err != nil {
+			// The table wrote these blocks itself; a failure here is a bug, never input.
+			panic(fmt.Sprintf("penelopa: label block does not decode: %v", err))
+		}
+		o.refs = refs
+		var md encoder.Metadata2
+		if s.Meta != nil {
+			md = encoder.Metadata2{Type: s.Meta.V2Type(), HelpRef: o.syms.Ref(s.Meta.Help), UnitRef: o.syms.Ref(s.Meta.Unit)}
+		}
+		if s.Hist != nil {
+			scratch = encoder.AppendHistogramSeries2(scratch, refs, md, s.Hist, ts)
+		} else {
+			scratch = encoder.AppendTimeSeries2(scratch, refs, md, s.Value, ts)
+		}
+		n++
+		if len(scratch)+o.syms.Size() > maxBodyBytes {
+			break
+		}
+	}
+	o.scratch = scratch
+	raw := o.syms.AppendSymbols(o.raw[:0])
+	o.raw = append(raw, scratch...)
+	return n
 }
 
 // Stop makes the final flush (with staleness markers), drains the queue until ctx is done or
@@ -231,7 +334,9 @@ func (o *Output) send(samples []series.Sample, ts int64) {
 func (o *Output) Stop(ctx context.Context) Result {
 	close(o.stopFlush)
 	<-o.flushDone
-	o.flush(time.Now(), true)
+	if o.flushes > 0 || o.rd.Stats().Lines > 0 {
+		o.flush(time.Now(), true)
+	} // else k6 never wrote its stream (a script error, say): nothing to send, nothing to wait for
 	if o.cfg.StopTimeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, o.cfg.StopTimeout)
@@ -252,7 +357,7 @@ func (o *Output) result() Result {
 		for _, r := range []struct {
 			name string
 			n    uint64
-		}{{"queue full", st.DroppedQueueFull}, {"rejected by receiver", st.DroppedRejected}, {"retries exhausted", st.DroppedGaveUp}, {"shutdown deadline", st.DroppedShutdown}} {
+		}{{"queue full", st.DroppedQueueFull}, {"rejected by receiver", st.DroppedRejected}, {"retries exhausted", st.DroppedGaveUp}, {"shutdown deadline", st.DroppedShutdown}, {"protocol fallback", st.DroppedProtocol}} {
 			if r.n > 0 {
 				reasons = append(reasons, fmt.Sprintf("%d %s", r.n, r.name))
 			}

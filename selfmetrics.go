@@ -88,6 +88,7 @@ func newSelfMetrics(constLabels []series.Label) *selfMetrics {
 		{"rejected", func(s *statsView) uint64 { return s.snd.DroppedRejected }},
 		{"gave_up", func(s *statsView) uint64 { return s.snd.DroppedGaveUp }},
 		{"shutdown", func(s *statsView) uint64 { return s.snd.DroppedShutdown }},
+		{"protocol", func(s *statsView) uint64 { return s.snd.DroppedProtocol }},
 	} {
 		add("penelopa_samples_dropped_total", []series.Label{{Name: "reason", Value: r.reason}}, st(r.f))
 	}

@@ -240,6 +240,13 @@ func (l *launcher) findK6() (string, error) {
 		}
 		return p, nil
 	}
+	// ./build.sh installs the pinned k6 into .bin/ beside the launcher it builds.
+	if self != "" {
+		p := filepath.Join(filepath.Dir(self), ".bin", "k6")
+		if isExecutable(p) == nil {
+			return p, nil
+		}
+	}
 	return "", errors.New("k6 not found: install k6, put it on PATH or set K6_BINARY (./build.sh installs the pinned release into .bin/)")
 }
 
