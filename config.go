@@ -44,6 +44,7 @@ type Config struct {
 	FailOnDrop            bool
 	SelfMetrics           bool
 	Protocol              int
+	DashboardURL          string
 	NativeHistograms      bool
 	HistogramSchema       int
 	// Segment is k6's execution segment when the test is split across instances (not an
@@ -193,6 +194,17 @@ func Options() []Option {
 		{Key: "self_metrics", Env: "PENELOPA_SELF_METRICS", Default: "true",
 			Form: "true or false", Meaning: "send penelopa's own health series (`penelopa_*`, listed below) with the data",
 			set: boolSetter(func(c *Config) *bool { return &c.SelfMetrics })},
+		{Key: "dashboard_url", Env: "PENELOPA_DASHBOARD_URL", Default: "",
+			Form:    "an http:// or https:// URL of the imported dashboard, e.g. https://grafana/d/penelopa",
+			Meaning: "at the end of a run, print a link to this dashboard with the run's testid and time range",
+			set: func(c *Config, v string) error {
+				u, err := url.Parse(v)
+				if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+					return errForm
+				}
+				c.DashboardURL = v
+				return nil
+			}},
 		{Key: "log_level", Env: "PENELOPA_LOG_LEVEL", Default: "info",
 			Form: "debug, info, warn or error", Meaning: "penelopa's log level; debug logs every request",
 			set: func(c *Config, v string) error {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -371,6 +373,7 @@ func (o *Output) result() Result {
 	}
 	return Result{
 		Summary:    b.String(),
+		Link:       o.dashboardLink(time.Now()),
 		Dropped:    st.SamplesDropped,
 		Malformed:  in.Malformed,
 		FailOnDrop: o.cfg.FailOnDrop,
@@ -384,6 +387,30 @@ func headerNames(h [][2]string) []string {
 		names[i] = kv[0]
 	}
 	return names
+}
+
+// dashboardLink is the configured dashboard with this run's testid and time range filled in, or
+// "" when no dashboard is configured.
+func (o *Output) dashboardLink(end time.Time) string {
+	if o.cfg.DashboardURL == "" {
+		return ""
+	}
+	u, err := url.Parse(o.cfg.DashboardURL)
+	if err != nil {
+		return ""
+	}
+	q := u.Query()
+	if o.cfg.TestID != "" {
+		q.Set("var-testid", o.cfg.TestID)
+	}
+	start := o.started
+	if start.IsZero() {
+		start = end
+	}
+	q.Set("from", strconv.FormatInt(start.Add(-o.cfg.PushInterval).UnixMilli(), 10))
+	q.Set("to", strconv.FormatInt(end.Add(o.cfg.PushInterval).UnixMilli(), 10))
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 func humanBytes(n uint64) string {

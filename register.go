@@ -42,6 +42,8 @@ type Params struct {
 type Result struct {
 	// Summary is the one line printed after k6's own summary.
 	Summary string
+	// Link points at the dashboard of this run ("" when none is configured).
+	Link string
 	// Dropped counts samples not delivered, for every reason.
 	Dropped uint64
 	// Malformed counts lines of k6's stream that could not be read.

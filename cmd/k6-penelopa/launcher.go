@@ -176,6 +176,9 @@ wait:
 		log.Infof("%s", res.Summary)
 	}
 
+	if res.Link != "" {
+		log.Infof("dashboard of this run: %s", res.Link)
+	}
 	code := exitCode(waitErr)
 	if code == 0 && res.FailOnDrop && res.Dropped > 0 {
 		log.Errorf("%d samples were not delivered and fail_on_drop is set", res.Dropped)
