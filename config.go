@@ -148,7 +148,7 @@ func Options() []Option {
 			Form: "true or false", Meaning: "send each Trend as one native histogram `k6_<name>_seconds` (time), `k6_<name>_bytes` (data) or `k6_<name>` instead of stats",
 			set: boolSetter(func(c *Config) *bool { return &c.NativeHistograms })},
 		{Key: "histogram_schema", Env: "PENELOPA_HISTOGRAM_SCHEMA", Default: "5",
-			Form: "a whole number from -4 to 8", Meaning: "native-histogram resolution: buckets grow by 2^(2^-schema); 5 is ~1% error, 3 is k6's factor 1.1",
+			Form: "a whole number from -4 to 8", Meaning: "native-histogram resolution: buckets grow by 2^(2^-schema); 5 gives 2.19 % wide buckets, 3 is k6's factor 1.1",
 			set: intSetter(func(c *Config) *int { return &c.HistogramSchema }, -4, 8)},
 		{Key: "protocol", Env: "PENELOPA_PROTOCOL", Default: "1",
 			Form: "1 or 2", Meaning: "remote-write version; 2 is used once the receiver proves it speaks it, else 1.0 (and the log says so)",
