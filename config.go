@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"xk6-output-penelopa/logs"
+	"xk6-output-penelopa/sender"
 	"xk6-output-penelopa/series"
 )
 
@@ -60,6 +61,8 @@ type Option struct {
 	Default string // default as the user would write it
 	Form    string // the expected form, quoted in error messages
 	Secret  bool   // never echoed in errors or logs
+	// Show renders a rejected value in an error message; nil quotes it whole.
+	Show    func(string) string
 	Meaning string // one line for the README
 	set     func(c *Config, v string) error
 }
@@ -72,6 +75,7 @@ func Options() []Option {
 	return []Option{
 		{Key: "url", Env: "PENELOPA_METRICS_URL", Default: "http://localhost:8428/api/v1/write",
 			Form: "an http:// or https:// URL", Meaning: "remote-write endpoint; user:password@ in it is used as basic auth and never printed",
+			Show: showURL,
 			set: func(c *Config, v string) error {
 				u, err := url.Parse(v)
 				if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -197,6 +201,7 @@ func Options() []Option {
 		{Key: "dashboard_url", Env: "PENELOPA_DASHBOARD_URL", Default: "",
 			Form:    "an http:// or https:// URL of the imported dashboard, e.g. https://grafana/d/penelopa",
 			Meaning: "at the end of a run, print a link to this dashboard with the run's testid and time range",
+			Show:    showURL,
 			set: func(c *Config, v string) error {
 				u, err := url.Parse(v)
 				if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -277,8 +282,11 @@ func LoadConfig(src ConfigSources) (Config, error) {
 func apply(c *Config, o *Option, v, where string) error {
 	if err := o.set(c, strings.TrimSpace(v)); err != nil {
 		shown := strconv.Quote(v)
-		if o.Secret {
+		switch {
+		case o.Secret:
 			shown = "(hidden)"
+		case o.Show != nil:
+			shown = o.Show(v)
 		}
 		detail := ""
 		if !errors.Is(err, errForm) {
@@ -428,6 +436,14 @@ func durationSetter(field func(*Config) *time.Duration, min time.Duration) func(
 		*field(c) = d
 		return nil
 	}
+}
+
+// showURL quotes a rejected URL for an error message without its user:password part.
+func showURL(v string) string {
+	if strings.Contains(v, "@") {
+		return strconv.Quote(sender.RedactURL(v))
+	}
+	return strconv.Quote(v)
 }
 
 func fileSetter(field func(*Config) *string) func(*Config, string) error {

@@ -108,6 +108,10 @@ func TestConfigErrors(t *testing.T) {
 			[]string{"bearer_token", "username"}, []string{"tok3n"}},
 		{"argument neither URL nor pairs", nil, "just-words",
 			[]string{"expected a URL or key=value pairs"}, nil},
+		{"invalid URL hides its password", map[string]string{"PENELOPA_METRICS_URL": "htps://u:pw-S3cr3t@127.0.0.1:9/api/v1/write"}, "",
+			[]string{"url (PENELOPA_METRICS_URL)", "127.0.0.1:9"}, []string{"S3cr3t", "u:pw"}},
+		{"invalid URL argument hides its password", nil, "http://u:pw-S3cr3t@127.0.0.1:9x/api/v1/write",
+			[]string{"url", "an http:// or https:// URL"}, []string{"S3cr3t"}},
 		{"bad log level", map[string]string{"PENELOPA_LOG_LEVEL": "loud"}, "",
 			[]string{"log_level", `"loud"`, "debug, info, warn or error"}, nil},
 	}

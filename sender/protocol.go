@@ -162,12 +162,12 @@ func (s *Sender) probe(ctx context.Context, body []byte) (v verdict, final bool,
 	case v == speaks2:
 		return v, true, 0, nil
 	case v == lacks2:
-		return v, true, 0, errors.New(s.redact(lacksErr(status, resp.Body()).Error()))
+		return v, true, 0, s.lacksErr(status, resp.Body())
 	case status == fasthttp.StatusTooManyRequests || status >= 500:
 		return v, false, parseRetryAfter(resp.Header.Peek(fasthttp.HeaderRetryAfter), time.Now()),
-			fmt.Errorf("HTTP %d: %s", status, s.redact(errBody(resp.Body())))
+			fmt.Errorf("HTTP %d: %s", status, s.errBody(resp.Body()))
 	}
-	return v, true, 0, fmt.Errorf("HTTP %d: %s", status, s.redact(errBody(resp.Body())))
+	return v, true, 0, fmt.Errorf("HTTP %d: %s", status, s.errBody(resp.Body()))
 }
 
 // judge2 reads what the answer to a 2.0 body says about the receiver. A 1.0-only receiver
@@ -201,11 +201,11 @@ func namesMessage(body []byte) bool {
 }
 
 // lacksErr describes an answer that shows the receiver does not speak 2.0.
-func lacksErr(status int, body []byte) error {
+func (s *Sender) lacksErr(status int, body []byte) error {
 	if status >= 200 && status < 300 {
 		return fmt.Errorf("a 2.0 request got HTTP %d without %s", status, headerSamplesWritten)
 	}
-	return fmt.Errorf("a 2.0 request got HTTP %d: %s", status, errBody(body))
+	return fmt.Errorf("a 2.0 request got HTTP %d: %s", status, s.errBody(body))
 }
 
 // confirm records that the receiver acknowledged 2.0; only a sender still probing moves to 2.

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/valyala/fasthttp"
 
@@ -145,17 +146,17 @@ func (s *Sender) attempt(it item, attempt int) (outcome, time.Duration) {
 			if status < 200 || status >= 300 {
 				s.st.failures.Add(1)
 			}
-			s.fallback(lacksErr(status, resp.Body()).Error())
+			s.fallback(s.lacksErr(status, resp.Body()).Error())
 		case status >= 200 && status < 300:
 		case status == fasthttp.StatusTooManyRequests || status >= 500:
 			out = retryable
 			s.st.failures.Add(1)
 			retryAfter = parseRetryAfter(resp.Header.Peek(fasthttp.HeaderRetryAfter), time.Now())
-			s.report(kindRetryStatus, logs.Warn, "remote write: attempt %d got HTTP %d: %s", attempt, status, errBody(resp.Body()))
+			s.report(kindRetryStatus, logs.Warn, "remote write: attempt %d got HTTP %d: %s", attempt, status, s.errBody(resp.Body()))
 		default:
 			out = rejected
 			s.st.failures.Add(1)
-			s.report(kindRejected, logs.Error, "remote write: receiver rejected a body of %d samples with HTTP %d, dropped: %s", it.samples, status, errBody(resp.Body()))
+			s.report(kindRejected, logs.Error, "remote write: receiver rejected a body of %d samples with HTTP %d, dropped: %s", it.samples, status, s.errBody(resp.Body()))
 		}
 	}
 	if s.log.Enabled(logs.Debug) {
@@ -196,11 +197,18 @@ func (s *Sender) debug(status int, latency time.Duration, samples, bytes, attemp
 }
 
 // errBody returns at most maxErrBody bytes of a receiver's answer, cut on a rune boundary.
-func errBody(b []byte) string {
-	if len(b) > maxErrBody {
-		return strings.ToValidUTF8(string(b[:maxErrBody]), "") + "..."
+// Secrets are scrubbed from the whole answer first: cutting first could leave part of a
+// secret that straddles the cut, which the scrubber would no longer recognise.
+func (s *Sender) errBody(b []byte) string {
+	r := s.redact(strings.ToValidUTF8(string(b), ""))
+	if len(r) <= maxErrBody {
+		return r
 	}
-	return strings.ToValidUTF8(string(b), "")
+	cut := maxErrBody
+	for cut > 0 && !utf8.RuneStart(r[cut]) {
+		cut--
+	}
+	return r[:cut] + "..."
 }
 
 // backoff returns the wait before retry number attempt: exponential from MinBackoff, capped at
