@@ -148,6 +148,9 @@ func (o *Output) Description() string {
 func (o *Output) Run(ctx context.Context, stream io.Reader) error {
 	o.started = time.Now()
 	o.log.Infof("%s", o.Description())
+	if o.cfg.NativeHistograms && looksLikeVictoriaMetrics(o.cfg.URL) {
+		o.log.Warnf("trend_as_native_histogram is on and %s looks like VictoriaMetrics, which (as of 1.79) acknowledges native histograms but discards them: trends would be lost without an error; use trend stats there", sender.RedactURL(o.cfg.URL))
+	}
 	if o.cfg.Protocol == sender.ProtoV2 {
 		go o.negotiate(ctx)
 	}
@@ -387,6 +390,17 @@ func headerNames(h [][2]string) []string {
 		names[i] = kv[0]
 	}
 	return names
+}
+
+// looksLikeVictoriaMetrics guesses from the URL alone (ports 8428/8480, /insert/ paths) whether
+// the receiver is VictoriaMetrics, whose loss of native histograms no response shows.
+func looksLikeVictoriaMetrics(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return false
+	}
+	port := u.Port()
+	return port == "8428" || port == "8480" || strings.HasPrefix(u.Path, "/insert/") || strings.Contains(u.Hostname(), "victoria")
 }
 
 // dashboardLink is the configured dashboard with this run's testid and time range filled in, or

@@ -37,3 +37,19 @@ func TestDashboardLink(t *testing.T) {
 		}
 	}
 }
+
+func TestLooksLikeVictoriaMetrics(t *testing.T) {
+	tests := map[string]bool{
+		"http://127.0.0.1:8428/api/v1/write":                       true,
+		"http://vminsert:8480/insert/0/prometheus/api/v1/write":    true,
+		"https://victoria.example/api/v1/write":                    true,
+		"http://127.0.0.1:9090/api/v1/write":                       false,
+		"http://mimir-distributor.monitoring.svc:8080/api/v1/push": false,
+		"https://prometheus-prod.grafana.net/api/prom/push":        false,
+	}
+	for u, want := range tests {
+		if got := looksLikeVictoriaMetrics(u); got != want {
+			t.Errorf("%s: got %v, want %v", u, got, want)
+		}
+	}
+}
