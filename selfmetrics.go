@@ -26,10 +26,12 @@ func SelfMetrics() []SelfMetric {
 	return []SelfMetric{
 		{"penelopa_samples_sent_total", "samples acknowledged by the receiver"},
 		{"penelopa_samples_dropped_total", "samples given up, by `reason`: queue_full, rejected, gave_up, shutdown, protocol"},
-		{"penelopa_requests_total", "remote-write requests answered with 2xx"},
+		{"penelopa_requests_total", "remote-write attempts answered, by `status_class`: 2xx, 4xx, 5xx, other"},
+		{"penelopa_network_errors_total", "attempts that got no answer (refused, reset, timed out)"},
 		{"penelopa_request_failures_total", "attempts that failed (network error, timeout, non-2xx)"},
 		{"penelopa_retries_total", "attempts repeated after a failure"},
 		{"penelopa_bytes_sent_total", "compressed request bytes acknowledged"},
+		{"penelopa_queue_bytes", "compressed bytes of the requests waiting to be sent"},
 		{"penelopa_flushes_total", "flushes made"},
 		{"penelopa_flush_duration_seconds", "time the last flush took to snapshot, encode, compress and queue"},
 		{"penelopa_stream_lines_total", "lines read from k6's stream"},
@@ -92,10 +94,22 @@ func newSelfMetrics(constLabels []series.Label) *selfMetrics {
 	} {
 		add("penelopa_samples_dropped_total", []series.Label{{Name: "reason", Value: r.reason}}, st(r.f))
 	}
-	add("penelopa_requests_total", nil, st(func(s *statsView) uint64 { return s.snd.Requests }))
+	for _, c := range []struct {
+		class string
+		f     func(s *statsView) uint64
+	}{
+		{"2xx", func(s *statsView) uint64 { return s.snd.Status2xx }},
+		{"4xx", func(s *statsView) uint64 { return s.snd.Status4xx }},
+		{"5xx", func(s *statsView) uint64 { return s.snd.Status5xx }},
+		{"other", func(s *statsView) uint64 { return s.snd.StatusOther }},
+	} {
+		add("penelopa_requests_total", []series.Label{{Name: "status_class", Value: c.class}}, st(c.f))
+	}
+	add("penelopa_network_errors_total", nil, st(func(s *statsView) uint64 { return s.snd.NetworkErrors }))
 	add("penelopa_request_failures_total", nil, st(func(s *statsView) uint64 { return s.snd.Failures }))
 	add("penelopa_retries_total", nil, st(func(s *statsView) uint64 { return s.snd.Retries }))
 	add("penelopa_bytes_sent_total", nil, st(func(s *statsView) uint64 { return s.snd.BytesSent }))
+	add("penelopa_queue_bytes", nil, st(func(s *statsView) uint64 { return s.snd.QueueBytes }))
 	add("penelopa_flushes_total", nil, st(func(s *statsView) uint64 { return s.flushes }))
 	add("penelopa_flush_duration_seconds", nil, func(*statsView) float64 { return float64(sm.lastTook.Load()) / 1e9 })
 	add("penelopa_stream_lines_total", nil, st(func(s *statsView) uint64 { return s.in.Lines }))

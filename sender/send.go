@@ -127,6 +127,7 @@ func (s *Sender) attempt(it item, attempt int) (outcome, time.Duration) {
 	case err != nil:
 		out = retryable
 		s.st.failures.Add(1)
+		s.st.netErrors.Add(1)
 		kind := kindNetwork
 		if errors.Is(err, fasthttp.ErrTimeout) {
 			kind = kindTimeout
@@ -134,6 +135,7 @@ func (s *Sender) attempt(it item, attempt int) (outcome, time.Duration) {
 		s.report(kind, logs.Warn, "remote write: attempt %d failed after %s: %v", attempt, latency.Round(time.Millisecond), err)
 	default:
 		status = resp.StatusCode()
+		s.st.status[statusClass(status)].Add(1)
 		v2 := unknown
 		if it.proto == ProtoV2 {
 			v2 = judge2(status, &resp.Header, resp.Body())
@@ -272,4 +274,17 @@ func parseRetryAfter(v []byte, now time.Time) time.Duration {
 		return d
 	}
 	return 0
+}
+
+// statusClass indexes counters.status: 0 for 2xx, 1 for 4xx, 2 for 5xx, 3 for anything else.
+func statusClass(status int) int {
+	switch status / 100 {
+	case 2:
+		return 0
+	case 4:
+		return 1
+	case 5:
+		return 2
+	}
+	return 3
 }

@@ -74,6 +74,12 @@ type counters struct {
 	queueFull, rejected, gaveUp, shutdown      atomic.Uint64
 	protocol                                   atomic.Uint64
 	requests, retries, failures, bytes, bodies atomic.Uint64
+	// status counts answered attempts by class: 0 2xx, 1 4xx, 2 5xx, 3 other; netErrors the
+	// attempts that got no answer.
+	status    [4]atomic.Uint64
+	netErrors atomic.Uint64
+	// queued is the compressed bytes waiting in the queue now.
+	queued atomic.Int64
 }
 
 // New validates cfg, builds the HTTP client and starts Concurrency workers.
@@ -187,11 +193,13 @@ func (s *Sender) EnqueueProto(body *pool.Buffer, samples int, proto int) {
 	full := s.n == len(s.q)
 	if full {
 		old = s.q[s.head]
+		s.st.queued.Add(-int64(len(old.body.B)))
 		s.q[s.head] = item{}
 		s.head = (s.head + 1) % len(s.q)
 		s.n--
 	}
 	s.q[(s.head+s.n)%len(s.q)] = item{body: body, samples: samples, gen: s.gen, proto: uint8(proto)}
+	s.st.queued.Add(int64(len(body.B)))
 	s.n++
 	s.cond.Signal()
 	s.mu.Unlock()
@@ -229,6 +237,7 @@ func (s *Sender) work() {
 			return
 		}
 		it := s.q[s.head]
+		s.st.queued.Add(-int64(len(it.body.B)))
 		s.q[s.head] = item{}
 		s.head = (s.head + 1) % len(s.q)
 		s.n--
@@ -281,6 +290,7 @@ func (s *Sender) Close(ctx context.Context) {
 	left, samples := s.n, 0
 	for s.n > 0 {
 		it := s.q[s.head]
+		s.st.queued.Add(-int64(len(it.body.B)))
 		s.q[s.head] = item{}
 		s.head = (s.head + 1) % len(s.q)
 		s.n--
@@ -322,6 +332,11 @@ type Stats struct {
 	Requests, Retries, Failures uint64
 	// BodiesSent counts acknowledged bodies and BytesSent their compressed bytes.
 	BodiesSent, BytesSent uint64
+	// Status2xx, Status4xx, Status5xx and StatusOther count answered attempts by status class;
+	// NetworkErrors the attempts that got no answer (refused, reset, timed out).
+	Status2xx, Status4xx, Status5xx, StatusOther, NetworkErrors uint64
+	// QueueBytes is the compressed size of the bodies waiting now.
+	QueueBytes uint64
 }
 
 // Stats returns the counters so far.
@@ -339,6 +354,12 @@ func (s *Sender) Stats() Stats {
 		Failures:         s.st.failures.Load(),
 		BodiesSent:       s.st.bodies.Load(),
 		BytesSent:        s.st.bytes.Load(),
+		Status2xx:        s.st.status[0].Load(),
+		Status4xx:        s.st.status[1].Load(),
+		Status5xx:        s.st.status[2].Load(),
+		StatusOther:      s.st.status[3].Load(),
+		NetworkErrors:    s.st.netErrors.Load(),
+		QueueBytes:       uint64(max(s.st.queued.Load(), 0)),
 	}
 	st.SamplesDropped = st.DroppedQueueFull + st.DroppedRejected + st.DroppedGaveUp + st.DroppedShutdown + st.DroppedProtocol
 	return st
