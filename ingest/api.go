@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"sync/atomic"
 
 	"github.com/valyala/fastjson"
@@ -34,11 +35,34 @@ type Reader struct {
 
 	lines, points, malformed atomic.Uint64
 	nLines, nPoints, nBad    uint64 // counts of the current block, published after it
+
+	// Stream clock, kept only after TrackTime (replay).
+	tick     func(ms int64) int64 // TrackTime's callback; nil: live ingest, times are skipped
+	deadline int64                // tick runs before the first point later than this
+	now      int64                // newest point time read, unix ms
+	clock    atomic.Int64         // now, published with the counts
 }
 
 // NewReader returns a reader feeding tbl.
 func NewReader(tbl *series.Table) *Reader {
 	return &Reader{tbl: tbl, blockSize: blockSize, maxLine: maxLineSize}
+}
+
+// TrackTime makes r read every point's time and keep the stream's clock, for a replay that
+// flushes on the stream's own time instead of the wall clock. Times are unix milliseconds,
+// rounded up (RFC 3339 strings, or unix numbers in s, ms, µs or ns told apart by magnitude).
+//
+// Before r applies the first timed point, and then before the first point whose time is later
+// than the deadline tick last returned, it publishes its counters, releases the table lock and
+// calls tick with that point's time, which is the newest time read so far. tick may flush the
+// table: it holds every point read before that one and none after. tick returns the next
+// deadline; a deadline earlier than its argument makes the next point call tick again. A point
+// whose time cannot be read is malformed; a point whose time can moves the clock even if it is
+// found malformed later (an undeclared metric, say). Call TrackTime before Run, at most once;
+// without it live ingest skips the time field and pays nothing for it.
+func (r *Reader) TrackTime(tick func(ms int64) (deadline int64)) {
+	r.tick = tick
+	r.deadline = math.MinInt64
 }
 
 // Run reads src until EOF (nil) or ctx is done (ctx.Err()), or returns the read error wrapped.
@@ -107,10 +131,31 @@ func (r *Reader) block(b []byte) {
 		r.line(line)
 	}
 	r.tbl.Unlock()
+	r.publish()
+}
+
+// publish makes the counts of the lines read so far (and the clock) visible to Stats.
+func (r *Reader) publish() {
 	r.lines.Add(r.nLines)
 	r.points.Add(r.nPoints)
 	r.malformed.Add(r.nBad)
 	r.nLines, r.nPoints, r.nBad = 0, 0, 0
+	if r.tick != nil {
+		r.clock.Store(r.now)
+	}
+}
+
+// advance moves the stream clock to point time t and, once t is past the deadline, runs the
+// tick without the table lock. The caller holds the lock.
+func (r *Reader) advance(t int64) {
+	r.now = max(r.now, t)
+	if t <= r.deadline {
+		return
+	}
+	r.publish()
+	r.tbl.Unlock()
+	r.deadline = r.tick(t)
+	r.tbl.Lock()
 }
 
 // line parses one line; the caller holds the table lock.
@@ -121,10 +166,15 @@ func (r *Reader) line(line []byte) {
 	if len(line) == 0 {
 		return
 	}
-	if pf, ok := scanPoint(line); ok && r.tbl.Observe(pf.name, pf.tags, pf.value) {
-		r.nLines++
-		r.nPoints++
-		return
+	if pf, ok := scanPoint(line, r.tick != nil); ok {
+		if r.tick != nil {
+			r.advance(pf.time)
+		}
+		if r.tbl.Observe(pf.name, pf.tags, pf.value) {
+			r.nLines++
+			r.nPoints++
+			return
+		}
 	}
 	if len(bytes.TrimSpace(line)) == 0 {
 		return
@@ -172,6 +222,13 @@ func (r *Reader) point(v *fastjson.Value) bool {
 			return false
 		}
 		r.rawTags = tags.MarshalTo(r.rawTags)
+	}
+	if r.tick != nil {
+		t, ok := pointTime(data.Get("time"))
+		if !ok {
+			return false
+		}
+		r.advance(t) // a no-op when the fast path already read this point's time
 	}
 	if r.tbl.Observe(name, r.rawTags, f) {
 		r.nPoints++
@@ -226,10 +283,33 @@ func (r *Reader) metric(v *fastjson.Value) bool {
 	return r.tbl.Declare(name, kind, contains) == nil
 }
 
-// Stats are the reader's counters; safe to call concurrently with Run.
-type Stats struct{ Lines, Points, Malformed uint64 }
+// pointTime reads a point's time field: an RFC 3339 string or a unix number.
+func pointTime(v *fastjson.Value) (int64, bool) {
+	if v == nil {
+		return 0, false
+	}
+	switch v.Type() {
+	case fastjson.TypeString:
+		return parseTime(v.GetStringBytes())
+	case fastjson.TypeNumber:
+		f, err := v.Float64()
+		if err != nil {
+			return 0, false
+		}
+		return unixTime(f)
+	}
+	return 0, false
+}
 
-// Stats returns the counters so far (updated after each block of lines).
+// Stats are the reader's counters; safe to call concurrently with Run.
+type Stats struct {
+	Lines, Points, Malformed uint64
+	// Clock is the newest point time read, in unix milliseconds rounded up; 0 without
+	// TrackTime or before the first point.
+	Clock int64
+}
+
+// Stats returns the counters so far (updated after each block of lines, and before each tick).
 func (r *Reader) Stats() Stats {
-	return Stats{Lines: r.lines.Load(), Points: r.points.Load(), Malformed: r.malformed.Load()}
+	return Stats{Lines: r.lines.Load(), Points: r.points.Load(), Malformed: r.malformed.Load(), Clock: r.clock.Load()}
 }

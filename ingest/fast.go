@@ -3,11 +3,12 @@ package ingest
 // A fast path for the line k6 writes most: a Point of a known series. fastjson builds a value
 // tree for the whole line (~125 ns for a 185-byte point); this scanner reads the same line in
 // one pass and extracts only what the table needs: the metric name, the value and the raw tags
-// object. It accepts a strict subset of JSON and answers "not mine" for anything else (Metric
-// lines, whitespace between tokens, unusual numbers, nesting beyond k6's shape), which then goes
-// through fastjson, the authority on what is malformed. For every line it accepts, fastjson
-// yields the same name, value and tags bytes (k6 writes compact JSON, which fastjson's
-// re-serialisation of the tags reproduces byte for byte).
+// object, plus the time when a replay asks for it (live ingest skips it like any other field).
+// It accepts a strict subset of JSON and answers "not mine" for anything else
+// (Metric lines, whitespace between tokens, unusual numbers, nesting beyond k6's shape), which
+// then goes through fastjson, the authority on what is malformed. For every line it accepts,
+// fastjson yields the same name, value and tags bytes (k6 writes compact JSON, which fastjson's
+// re-serialisation of the tags reproduces byte for byte), and time.Parse the same time.
 
 import (
 	"bytes"
@@ -18,12 +19,15 @@ import (
 type pointFields struct {
 	name, tags []byte
 	value      float64
+	time       int64 // unix milliseconds rounded up, when timed
+	timed      bool  // the time was read (only when asked for)
 }
 
 // scanPoint parses line as a compact k6 Point; ok is false when the line must take the
-// fastjson path.
-func scanPoint(line []byte) (pf pointFields, ok bool) {
-	s := scanner{b: line}
+// fastjson path. With withTime it also reads the time, which must then be the first field of
+// "data", as k6 writes it; other lines take the fastjson path.
+func scanPoint(line []byte, withTime bool) (pf pointFields, ok bool) {
+	s := scanner{b: line, withTime: withTime}
 	if !s.consume('{') {
 		return pf, false
 	}
@@ -63,13 +67,14 @@ func scanPoint(line []byte) (pf pointFields, ok bool) {
 			}
 		}
 	}
-	return pf, haveType && haveData && pf.name != nil && s.i == len(s.b)
+	return pf, haveType && haveData && pf.name != nil && s.i == len(s.b) && (pf.timed || !withTime)
 }
 
 // scanner walks a line; i is the next byte to read.
 type scanner struct {
-	b []byte
-	i int
+	b        []byte
+	i        int
+	withTime bool // read data.time (replay); live ingest skips it as any other field
 }
 
 // consume skips byte c when it is next.
@@ -118,13 +123,21 @@ func (s *scanner) skipString() bool {
 	return false
 }
 
-// data reads the "data" object of a Point: time, value, tags and anything else (metadata).
+// data reads the "data" object of a Point: time (when asked for), value, tags and anything
+// else (metadata).
 func (s *scanner) data(pf *pointFields) bool {
 	if !s.consume('{') {
 		return false
 	}
+	first := true
+	if s.withTime { // outside the loop below, which live ingest runs for every field
+		if !s.leadingTime(pf) {
+			return false
+		}
+		first = !pf.timed
+	}
 	var haveValue bool
-	for first := true; ; first = false {
+	for ; ; first = false {
 		if s.consume('}') {
 			return haveValue
 		}
@@ -154,6 +167,36 @@ func (s *scanner) data(pf *pointFields) bool {
 			}
 		}
 	}
+}
+
+// timeKey is how k6 starts the "data" object of a point.
+const timeKey = `"time":`
+
+// leadingTime reads the time when it is the first field of "data", as k6 writes it.
+func (s *scanner) leadingTime(pf *pointFields) bool {
+	if !bytes.HasPrefix(s.b[s.i:], []byte(timeKey)) {
+		return true // not first: the line goes to fastjson, which finds it anywhere
+	}
+	s.i += len(timeKey)
+	t, ok := s.time()
+	pf.time, pf.timed = t, ok
+	return ok
+}
+
+// time reads a point's time: an RFC 3339 string without escapes, or a unix number.
+func (s *scanner) time() (int64, bool) {
+	if s.i < len(s.b) && s.b[s.i] == '"' {
+		v, ok := s.plainString()
+		if !ok {
+			return 0, false
+		}
+		return parseTime(v)
+	}
+	f, ok := s.number()
+	if !ok {
+		return 0, false
+	}
+	return unixTime(f)
 }
 
 // stringObject skips an object whose values are all strings (k6's tags).

@@ -37,7 +37,7 @@ func slowPoint(p *fastjson.Parser, line []byte) (pointFields, bool) {
 // checkAgrees fails when scanPoint accepts a line that fastjson reads differently.
 func checkAgrees(t *testing.T, p *fastjson.Parser, line []byte) {
 	t.Helper()
-	fast, ok := scanPoint(line)
+	fast, ok := scanPoint(line, false)
 	if !ok {
 		return
 	}
@@ -85,7 +85,7 @@ var scanCases = []struct {
 func TestScanPointAgreesWithFastjson(t *testing.T) {
 	var p fastjson.Parser
 	for _, tc := range scanCases {
-		if _, ok := scanPoint([]byte(tc.line)); ok != tc.fast {
+		if _, ok := scanPoint([]byte(tc.line), false); ok != tc.fast {
 			t.Errorf("scanPoint(%s) ok = %v, want %v", tc.line, ok, tc.fast)
 		}
 		checkAgrees(t, &p, []byte(tc.line))

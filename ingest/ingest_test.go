@@ -183,11 +183,11 @@ func TestLinesAndBuffers(t *testing.T) {
 		want        Stats
 		total       float64
 	}{
-		{"no trailing newline", declarations + point("my_counter", "1", `{}`), maxLineSize, Stats{5, 1, 0}, 1},
-		{"crlf and blank lines", declarations + "\r\n\n" + point("my_counter", "1", `{}`) + "\r\n\n", maxLineSize, Stats{5, 1, 0}, 1},
-		{"line grows the buffer", declarations + long + "\n" + point("my_counter", "1", `{}`) + "\n", maxLineSize, Stats{6, 2, 0}, 1},
-		{"line over the limit", declarations + long + "\n" + point("my_counter", "1", `{}`) + "\n", 1024, Stats{6, 1, 1}, 1},
-		{"unterminated line over the limit", declarations + point("my_counter", "1", `{}`) + "\n" + long, 1024, Stats{6, 1, 1}, 1},
+		{"no trailing newline", declarations + point("my_counter", "1", `{}`), maxLineSize, Stats{Lines: 5, Points: 1, Malformed: 0}, 1},
+		{"crlf and blank lines", declarations + "\r\n\n" + point("my_counter", "1", `{}`) + "\r\n\n", maxLineSize, Stats{Lines: 5, Points: 1, Malformed: 0}, 1},
+		{"line grows the buffer", declarations + long + "\n" + point("my_counter", "1", `{}`) + "\n", maxLineSize, Stats{Lines: 6, Points: 2, Malformed: 0}, 1},
+		{"line over the limit", declarations + long + "\n" + point("my_counter", "1", `{}`) + "\n", 1024, Stats{Lines: 6, Points: 1, Malformed: 1}, 1},
+		{"unterminated line over the limit", declarations + point("my_counter", "1", `{}`) + "\n" + long, 1024, Stats{Lines: 6, Points: 1, Malformed: 1}, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tbl, _ := series.NewTable(series.Options{})

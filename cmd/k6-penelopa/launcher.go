@@ -45,6 +45,9 @@ type launcher struct {
 }
 
 func (l *launcher) main() int {
+	if len(l.args) > 0 && l.args[0] == "replay" {
+		return l.replay(l.args[1:]) // a saved k6 results file: k6 itself is not run
+	}
 	log := logs.New(l.stderr, logs.Info)
 	k6, k6Err := l.findK6()
 	if len(l.args) == 0 || l.args[0] != "run" {
