@@ -1,0 +1,382 @@
+package benchmarks
+
+import (
+	"fmt"
+	"math"
+
+	prompb "buf.build/gen/go/prometheus/prometheus/protocolbuffers/go"
+	"github.com/VictoriaMetrics/easyproto"
+	gsnappy "github.com/golang/snappy"
+	"github.com/klauspost/compress/s2"
+	ksnappy "github.com/klauspost/compress/snappy"
+	"google.golang.org/protobuf/proto"
+
+	"xk6-output-penelopa/encoder"
+)
+
+// flusher is one way of turning a workload into a remote-write request body. It keeps whatever
+// its path keeps between flushes, so a benchmark loop measures a steady-state flush.
+type flusher interface {
+	// encode returns the request body for the workload with shift added to every timestamp.
+	// The body is valid until the next call.
+	encode(shift int64) ([]byte, error)
+	// compress returns body in the snappy block format, compressed as the path does it.
+	compress(body []byte) []byte
+}
+
+// path names one way of building the request and how to set it up for a workload.
+type path struct {
+	Name string
+	Desc string
+	V2   bool // builds a remote write 2.0 request
+	New  func(w *workload) flusher
+}
+
+// Path names, used in benchmark names and the comparison table.
+const (
+	pathPenelopa1 = "penelopa-1.0"
+	pathPenelopa2 = "penelopa-2.0"
+	pathEasyproto = "easyproto"
+	pathK6        = "k6-prompb"
+	pathK6Golang  = "k6-prompb-golang-snappy"
+)
+
+// paths returns every path the benchmarks compare, penelopa's first.
+func paths() []path {
+	return []path{
+		{pathPenelopa1, "penelopa encoder, remote write 1.0: label blocks pre-encoded, samples appended; s2.EncodeSnappy into a reused buffer", false,
+			func(w *workload) flusher { return newPenelopa1(w) }},
+		{pathPenelopa2, "penelopa encoder, remote write 2.0: Symbols + AppendTimeSeries2 into scratch, then symbols + series; s2.EncodeSnappy", true,
+			func(w *workload) flusher { return newPenelopa2(w) }},
+		{pathEasyproto, "easyproto MarshalerPool/Marshaler building the same 1.0 message; s2.EncodeSnappy", false,
+			func(w *workload) flusher { return &easyprotoPath{w: w} }},
+		{pathK6, "k6 v1.8.1's path: new prompb structs per flush, proto.Marshal, klauspost/compress/snappy.Encode(nil, ...)", false,
+			func(w *workload) flusher { return &k6Path{w: w, golang: false} }},
+		{pathK6Golang, "the same prompb + proto.Marshal, then golang/snappy.Encode(nil, ...)", false,
+			func(w *workload) flusher { return &k6Path{w: w, golang: true} }},
+	}
+}
+
+// labelBlock encodes a series' labels once, as the series table keeps them.
+func labelBlock(ls []label) []byte {
+	var b []byte
+	for _, l := range ls {
+		b = encoder.AppendLabel(b, l.Name, l.Value)
+	}
+	return b
+}
+
+// s2Snappy compresses src into dst's storage with s2.EncodeSnappy, growing it only when too small.
+func s2Snappy(dst, src []byte) []byte {
+	if n := s2.MaxEncodedLen(len(src)); cap(dst) < n {
+		dst = make([]byte, n)
+	}
+	return s2.EncodeSnappy(dst[:cap(dst)], src)
+}
+
+// penelopa1 is penelopa's remote write 1.0 path.
+type penelopa1 struct {
+	w      *workload
+	labels [][]byte // one pre-encoded block per series
+	body   []byte
+	comp   []byte
+}
+
+func newPenelopa1(w *workload) *penelopa1 {
+	p := &penelopa1{w: w}
+	for _, s := range w.Series {
+		p.labels = append(p.labels, labelBlock(s.Labels))
+	}
+	return p
+}
+
+func (p *penelopa1) encode(shift int64) ([]byte, error) {
+	dst := p.body[:0]
+	for i := range p.w.Series {
+		dst = appendSeries1(dst, p.labels[i], &p.w.Series[i], shift)
+	}
+	p.body = dst
+	return dst, nil
+}
+
+func (p *penelopa1) compress(body []byte) []byte {
+	p.comp = s2Snappy(p.comp, body)
+	return p.comp
+}
+
+// appendSeries1 appends one WriteRequest.timeseries field: encoder.AppendTimeSeries for one
+// sample, encoder.AppendHistogramSeries for a histogram, and the generated field functions
+// composed the same way for several samples.
+func appendSeries1(dst, labels []byte, s *inputSeries, shift int64) []byte {
+	if s.Hist != nil {
+		return encoder.AppendHistogramSeries(dst, labels, s.Hist, s.HistTS+shift)
+	}
+	if len(s.Samples) == 1 {
+		return encoder.AppendTimeSeries(dst, labels, s.Samples[0].Value, s.Samples[0].TS+shift)
+	}
+	n := len(labels)
+	for _, x := range s.Samples {
+		n += encoder.SizeTimeSeriesSamples(encoder.SizeSampleValue(x.Value) + encoder.SizeSampleTimestamp(x.TS+shift))
+	}
+	dst = encoder.AppendWriteRequestTimeseries(dst, n)
+	dst = append(dst, labels...)
+	for _, x := range s.Samples {
+		ts := x.TS + shift
+		dst = encoder.AppendTimeSeriesSamples(dst, encoder.SizeSampleValue(x.Value)+encoder.SizeSampleTimestamp(ts))
+		dst = encoder.AppendSampleValue(dst, x.Value)
+		dst = encoder.AppendSampleTimestamp(dst, ts)
+	}
+	return dst
+}
+
+// penelopa2 is penelopa's remote write 2.0 path: series are written into scratch while their
+// labels are interned, then the symbol table, then the series.
+type penelopa2 struct {
+	w      *workload
+	labels [][]byte // the same pre-encoded blocks as 1.0: one encoding serves both protocols
+	syms   encoder.Symbols
+	refs   []uint32
+	tmp    []byte
+	body   []byte
+	comp   []byte
+}
+
+func newPenelopa2(w *workload) *penelopa2 {
+	p := &penelopa2{w: w}
+	for _, s := range w.Series {
+		p.labels = append(p.labels, labelBlock(s.Labels))
+	}
+	return p
+}
+
+func (p *penelopa2) encode(shift int64) ([]byte, error) {
+	p.syms.Reset()
+	tmp := p.tmp[:0]
+	for i := range p.w.Series {
+		var err error
+		if p.refs, err = p.syms.AppendLabelRefs(p.refs[:0], p.labels[i]); err != nil {
+			return nil, fmt.Errorf("series %d: %w", i, err)
+		}
+		tmp = appendSeries2(tmp, p.refs, &p.w.Series[i], shift)
+	}
+	p.tmp = tmp
+	p.body = append(p.syms.AppendSymbols(p.body[:0]), tmp...)
+	return p.body, nil
+}
+
+func (p *penelopa2) compress(body []byte) []byte {
+	p.comp = s2Snappy(p.comp, body)
+	return p.comp
+}
+
+// appendSeries2 is appendSeries1 for remote write 2.0, with no metadata.
+func appendSeries2(dst []byte, refs []uint32, s *inputSeries, shift int64) []byte {
+	if s.Hist != nil {
+		return encoder.AppendHistogramSeries2(dst, refs, encoder.Metadata2{}, s.Hist, s.HistTS+shift)
+	}
+	if len(s.Samples) == 1 {
+		return encoder.AppendTimeSeries2(dst, refs, encoder.Metadata2{}, s.Samples[0].Value, s.Samples[0].TS+shift)
+	}
+	n := encoder.SizeV2TimeSeriesLabelsRefs(refs)
+	for _, x := range s.Samples {
+		n += encoder.SizeV2TimeSeriesSamples(encoder.SizeV2SampleValue(x.Value) + encoder.SizeV2SampleTimestamp(x.TS+shift))
+	}
+	dst = encoder.AppendV2RequestTimeseries(dst, n)
+	dst = encoder.AppendV2TimeSeriesLabelsRefs(dst, refs)
+	for _, x := range s.Samples {
+		ts := x.TS + shift
+		dst = encoder.AppendV2TimeSeriesSamples(dst, encoder.SizeV2SampleValue(x.Value)+encoder.SizeV2SampleTimestamp(ts))
+		dst = encoder.AppendV2SampleValue(dst, x.Value)
+		dst = encoder.AppendV2SampleTimestamp(dst, ts)
+	}
+	return dst
+}
+
+// easyprotoPath builds the same 1.0 message with easyproto's generic Marshaler, from the label
+// strings, skipping zero scalars as proto3 does.
+type easyprotoPath struct {
+	w    *workload
+	mp   easyproto.MarshalerPool
+	body []byte
+	comp []byte
+}
+
+func (e *easyprotoPath) encode(shift int64) ([]byte, error) {
+	m := e.mp.Get()
+	req := m.MessageMarshaler()
+	for i := range e.w.Series {
+		s := &e.w.Series[i]
+		ts := req.AppendMessage(1)
+		for _, l := range s.Labels {
+			lm := ts.AppendMessage(1)
+			if l.Name != "" {
+				lm.AppendString(1, l.Name)
+			}
+			if l.Value != "" {
+				lm.AppendString(2, l.Value)
+			}
+		}
+		for _, x := range s.Samples {
+			sm := ts.AppendMessage(2)
+			if math.Float64bits(x.Value) != 0 {
+				sm.AppendDouble(1, x.Value)
+			}
+			if t := x.TS + shift; t != 0 {
+				sm.AppendInt64(2, t)
+			}
+		}
+		if s.Hist != nil {
+			easyprotoHistogram(ts.AppendMessage(4), s.Hist, s.HistTS+shift)
+		}
+	}
+	e.body = m.Marshal(e.body[:0])
+	e.mp.Put(m)
+	return e.body, nil
+}
+
+// easyprotoHistogram writes a 1.0 Histogram's fields into hm.
+func easyprotoHistogram(hm *easyproto.MessageMarshaler, h *encoder.Histogram, ts int64) {
+	hm.AppendUint64(1, h.Count)
+	if math.Float64bits(h.Sum) != 0 {
+		hm.AppendDouble(3, h.Sum)
+	}
+	if h.Schema != 0 {
+		hm.AppendSint32(4, h.Schema)
+	}
+	if math.Float64bits(h.ZeroThreshold) != 0 {
+		hm.AppendDouble(5, h.ZeroThreshold)
+	}
+	hm.AppendUint64(6, h.ZeroCount)
+	for _, spans := range []struct {
+		field  uint32
+		spans  []encoder.Span
+		deltas []int64
+	}{{8, h.NegativeSpans, h.NegativeDeltas}, {11, h.PositiveSpans, h.PositiveDeltas}} {
+		for _, sp := range spans.spans {
+			sm := hm.AppendMessage(spans.field)
+			if sp.Offset != 0 {
+				sm.AppendSint32(1, sp.Offset)
+			}
+			if sp.Length != 0 {
+				sm.AppendUint32(2, sp.Length)
+			}
+		}
+		if len(spans.deltas) > 0 {
+			hm.AppendSint64s(spans.field+1, spans.deltas)
+		}
+	}
+	if h.ResetHint != 0 {
+		hm.AppendInt32(14, int32(h.ResetHint))
+	}
+	if ts != 0 {
+		hm.AppendInt64(15, ts)
+	}
+}
+
+func (e *easyprotoPath) compress(body []byte) []byte {
+	e.comp = s2Snappy(e.comp, body)
+	return e.comp
+}
+
+// k6Path rebuilds what k6 v1.8.1's experimental-prometheus-rw output does each flush, from the
+// Apache-licensed modules it uses: a new prompb.WriteRequest of pointer structs holding the
+// series' strings, proto.Marshal into a new slice, and snappy into another new slice. The label
+// strings already exist; only the structs are built, which is the cheapest a flush of prompb
+// structs can be.
+type k6Path struct {
+	w      *workload
+	golang bool // golang/snappy instead of klauspost/compress/snappy, which k6 v1.8.1 imports
+}
+
+func (k *k6Path) encode(shift int64) ([]byte, error) {
+	req := &prompb.WriteRequest{Timeseries: make([]*prompb.TimeSeries, 0, len(k.w.Series))}
+	for i := range k.w.Series {
+		s := &k.w.Series[i]
+		ts := &prompb.TimeSeries{Labels: make([]*prompb.Label, 0, len(s.Labels))}
+		for _, l := range s.Labels {
+			ts.Labels = append(ts.Labels, &prompb.Label{Name: l.Name, Value: l.Value})
+		}
+		if len(s.Samples) > 0 {
+			ts.Samples = make([]*prompb.Sample, 0, len(s.Samples))
+			for _, x := range s.Samples {
+				ts.Samples = append(ts.Samples, &prompb.Sample{Value: x.Value, Timestamp: x.TS + shift})
+			}
+		}
+		if s.Hist != nil {
+			ts.Histograms = []*prompb.Histogram{prompbHistogram(s.Hist, s.HistTS+shift)}
+		}
+		req.Timeseries = append(req.Timeseries, ts)
+	}
+	b, err := proto.Marshal(req)
+	if err != nil {
+		return nil, fmt.Errorf("marshal prompb.WriteRequest: %w", err)
+	}
+	return b, nil
+}
+
+// prompbHistogram converts h to the reference 1.0 type.
+func prompbHistogram(h *encoder.Histogram, ts int64) *prompb.Histogram {
+	return &prompb.Histogram{
+		Count:          &prompb.Histogram_CountInt{CountInt: h.Count},
+		Sum:            h.Sum,
+		Schema:         h.Schema,
+		ZeroThreshold:  h.ZeroThreshold,
+		ZeroCount:      &prompb.Histogram_ZeroCountInt{ZeroCountInt: h.ZeroCount},
+		NegativeSpans:  prompbSpans(h.NegativeSpans),
+		NegativeDeltas: h.NegativeDeltas,
+		PositiveSpans:  prompbSpans(h.PositiveSpans),
+		PositiveDeltas: h.PositiveDeltas,
+		ResetHint:      prompb.Histogram_ResetHint(h.ResetHint),
+		Timestamp:      ts,
+	}
+}
+
+func prompbSpans(spans []encoder.Span) []*prompb.BucketSpan {
+	if len(spans) == 0 {
+		return nil
+	}
+	out := make([]*prompb.BucketSpan, 0, len(spans))
+	for _, s := range spans {
+		out = append(out, &prompb.BucketSpan{Offset: s.Offset, Length: s.Length})
+	}
+	return out
+}
+
+func (k *k6Path) compress(body []byte) []byte {
+	if k.golang {
+		return gsnappy.Encode(nil, body)
+	}
+	return ksnappy.Encode(nil, body)
+}
+
+// compressor is one snappy block-format compressor run on a finished body.
+type compressor struct {
+	Name string // benchmark name: no spaces or slashes
+	// New returns the compressor's function; a function that reuses its output buffer keeps
+	// it, so the result is valid until the next call.
+	New func() func(src []byte) []byte
+}
+
+// compressors returns every compressor the benchmarks compare, on the same bodies.
+func compressors() []compressor {
+	reuse := func(enc func(dst, src []byte) []byte, maxLen func(int) int) func() func([]byte) []byte {
+		return func() func([]byte) []byte {
+			var dst []byte
+			return func(src []byte) []byte {
+				if n := maxLen(len(src)); cap(dst) < n {
+					dst = make([]byte, n)
+				}
+				dst = enc(dst[:cap(dst)], src)
+				return dst
+			}
+		}
+	}
+	return []compressor{
+		{"s2.EncodeSnappy", reuse(s2.EncodeSnappy, s2.MaxEncodedLen)},
+		{"s2.EncodeSnappyBetter", reuse(s2.EncodeSnappyBetter, s2.MaxEncodedLen)},
+		{"golang-snappy.Encode", reuse(gsnappy.Encode, gsnappy.MaxEncodedLen)},
+		{"klauspost-snappy.Encode-nil", func() func([]byte) []byte { // what k6 v1.8.1 calls
+			return func(src []byte) []byte { return ksnappy.Encode(nil, src) }
+		}},
+	}
+}
