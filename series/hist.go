@@ -36,17 +36,39 @@ func RelativeError(schema int) float64 {
 }
 
 // buckets is one side (positive or negative magnitudes) of a histogram, stored densely.
+// Counts are 32-bit, half the memory of 64-bit ones, until one would pass math.MaxUint32 (four
+// billion values in one bucket of one series): then that side switches to 64-bit counts for
+// good (widen), so counts stay exact in any run.
 type buckets struct {
-	lo     int32    // bucket index of counts[0]
-	counts []uint64 // counts[i] is the count of bucket lo+i; first and last are non-zero
+	lo   int32    // bucket index of the first count
+	wide bool     // counts are in c64; else in c32
+	c32  []uint32 // the counts while narrow; first and last are non-zero
+	c64  []uint64 // the counts once wide
+	// dlo..dhi is the range of bucket indices counted since this copy of the histogram was
+	// last made equal to its twin (see histogram.syncFrom), when dirty.
+	dirty    bool
+	dlo, dhi int32
 }
 
 // span is the number of buckets between the lowest and highest index in use.
-func (b *buckets) span() int { return len(b.counts) }
+func (b *buckets) span() int {
+	if b.wide {
+		return len(b.c64)
+	}
+	return len(b.c32)
+}
+
+// at returns the count of the i-th bucket from lo.
+func (b *buckets) at(i int) uint64 {
+	if b.wide {
+		return b.c64[i]
+	}
+	return uint64(b.c32[i])
+}
 
 // spanWith returns the span after adding bucket idx.
 func (b *buckets) spanWith(idx int32) int {
-	n := len(b.counts)
+	n := b.span()
 	switch {
 	case n == 0:
 		return 1
@@ -58,61 +80,180 @@ func (b *buckets) spanWith(idx int32) int {
 	return n
 }
 
-// add counts one value in bucket idx; the caller checked the span limit.
-func (b *buckets) add(idx int32) {
-	n := len(b.counts)
+// add counts one value in bucket idx; the caller checked the span limit. It reports whether
+// the layout changed (range extended, counts widened), which makes the next sync a full copy.
+func (b *buckets) add(idx int32) (reshaped bool) {
+	n := b.span()
 	switch {
 	case n == 0:
 		b.lo = idx
-		b.counts = append(b.counts[:0], 1)
-		return
+		b.resize(1, 0)
+		reshaped = true
 	case idx < b.lo:
-		shift := int(b.lo - idx)
-		b.counts = grow(b.counts, n+shift)
-		copy(b.counts[shift:], b.counts[:n])
-		clear(b.counts[:shift])
+		b.resize(n+int(b.lo-idx), int(b.lo-idx))
 		b.lo = idx
+		reshaped = true
 	case int(idx-b.lo) >= n:
-		b.counts = grow(b.counts, int(idx-b.lo)+1)
+		b.resize(int(idx-b.lo)+1, 0)
+		reshaped = true
 	}
-	b.counts[idx-b.lo]++
+	if !b.dirty {
+		b.dirty, b.dlo, b.dhi = true, idx, idx
+	} else {
+		b.dlo, b.dhi = min(b.dlo, idx), max(b.dhi, idx)
+	}
+	i := idx - b.lo
+	switch {
+	case b.wide:
+		b.c64[i]++
+	case b.c32[i] < math.MaxUint32:
+		b.c32[i]++
+	default:
+		b.widen()
+		b.c64[i]++
+		reshaped = true
+	}
+	return reshaped
 }
 
-// grow returns s resized to n (n >= len(s)), new elements zero, growing capacity geometrically.
-func grow(s []uint64, n int) []uint64 {
-	if n <= cap(s) {
-		old := len(s)
-		s = s[:n]
-		clear(s[old:])
-		return s
+// resize grows the counts to n buckets, front new zero buckets first, the rest at the end.
+func (b *buckets) resize(n, front int) {
+	if b.wide {
+		b.c64 = growCounts(b.c64, n, front)
+	} else {
+		b.c32 = growCounts(b.c32, n, front)
 	}
-	c := max(2*cap(s), n, initialBuckets)
-	ns := make([]uint64, n, c)
-	copy(ns, s)
-	return ns
+}
+
+// growCounts returns s resized to n (n >= len(s)) with its counts moved front places up and
+// every other element zero, growing capacity geometrically.
+func growCounts[C uint32 | uint64](s []C, n, front int) []C {
+	old := len(s)
+	if n > cap(s) {
+		ns := make([]C, n, max(cap(s)+cap(s)/2, n, initialBuckets))
+		copy(ns[front:], s)
+		return ns
+	}
+	s = s[:n]
+	copy(s[front:], s[:old])
+	clear(s[:front])
+	clear(s[front+old:])
+	return s
+}
+
+// widen switches b to 64-bit counts.
+func (b *buckets) widen() {
+	if b.wide {
+		return
+	}
+	b.c64 = growCounts(b.c64[:0], len(b.c32), 0)
+	for i, c := range b.c32 {
+		b.c64[i] = uint64(c)
+	}
+	b.c32 = b.c32[:0]
+	b.wide = true
 }
 
 // halve merges bucket pairs: bucket i at schema s becomes ceil(i/2) at schema s-1, since
-// (b^(2j-2), b^(2j)] = bucket 2j-1 + bucket 2j.
+// (b^(2j-2), b^(2j)] = bucket 2j-1 + bucket 2j. A merged count that passes 32 bits widens b.
 func (b *buckets) halve() {
-	n := len(b.counts)
-	if n == 0 {
+	if b.span() == 0 {
 		return
 	}
 	newLo := (b.lo + 1) >> 1
-	for i := 0; i < n; i++ {
-		c := b.counts[i]
-		b.counts[i] = 0
-		b.counts[((b.lo+int32(i)+1)>>1)-newLo] += c // target <= i: already read
+	if !b.wide && halveOverflows(b.c32, b.lo) {
+		b.widen()
 	}
-	newHi := (b.lo + int32(n-1) + 1) >> 1
-	b.counts = b.counts[:newHi-newLo+1]
+	if b.wide {
+		b.c64 = halveCounts(b.c64, b.lo, newLo)
+	} else {
+		b.c32 = halveCounts(b.c32, b.lo, newLo)
+	}
 	b.lo = newLo
+	b.dlo, b.dhi = (b.dlo+1)>>1, (b.dhi+1)>>1
+}
+
+// halveCounts merges the bucket pairs of s, whose first bucket has index lo, in place.
+func halveCounts[C uint32 | uint64](s []C, lo, newLo int32) []C {
+	n := len(s)
+	for i := range n {
+		c := s[i]
+		s[i] = 0
+		s[((lo+int32(i)+1)>>1)-newLo] += c // target <= i: already read
+	}
+	newHi := (lo + int32(n-1) + 1) >> 1
+	return s[:newHi-newLo+1]
+}
+
+// halveOverflows reports whether merging the bucket pairs of s would pass 32 bits.
+func halveOverflows(s []uint32, lo int32) bool {
+	for i := range s {
+		if j := i + 1; (lo+int32(i))&1 != 0 && j < len(s) && uint64(s[i])+uint64(s[j]) > math.MaxUint32 {
+			return true
+		}
+	}
+	return false
+}
+
+// reset empties b, narrow again, keeping capacity.
+func (b *buckets) reset() {
+	b.wide = false
+	b.c32, b.c64 = b.c32[:0], b.c64[:0]
+	b.clean()
+}
+
+// clean empties the dirty range.
+func (b *buckets) clean() { b.dirty = false }
+
+// sameShape reports whether b and o cover the same buckets with the same count width.
+func (b *buckets) sameShape(o *buckets) bool {
+	return b.lo == o.lo && b.wide == o.wide && b.span() == o.span()
+}
+
+// copyFrom makes b's counts equal to src's, reusing b's capacity; where that is too small it
+// takes src's capacity, so the two copies of a trend grow alike and allocate as rarely as one.
+func (b *buckets) copyFrom(src *buckets) {
+	b.lo, b.wide = src.lo, src.wide
+	if src.wide {
+		b.c64 = copyCounts(b.c64, src.c64)
+	} else {
+		b.c32 = copyCounts(b.c32, src.c32)
+	}
+}
+
+// copyCounts returns dst holding a copy of src, reallocated with src's capacity if too small.
+func copyCounts[C uint32 | uint64](dst, src []C) []C {
+	if cap(dst) < len(src) {
+		dst = make([]C, len(src), cap(src))
+	}
+	dst = dst[:len(src)]
+	copy(dst, src)
+	return dst
+}
+
+// copyRange copies src's dirty range into b, which has the same shape.
+func (b *buckets) copyRange(src *buckets) {
+	if !src.dirty {
+		return
+	}
+	i, j := int(src.dlo-src.lo), int(src.dhi-src.lo)+1
+	if src.wide {
+		copy(b.c64[i:j], src.c64[i:j])
+	} else {
+		copy(b.c32[i:j], src.c32[i:j])
+	}
 }
 
 // histogram is a trend's aggregate: exponential buckets plus exact count, sum, min and max.
+//
+// The table keeps two copies of each trend's histogram (see the package comment). Ingest
+// brings the copy it is about to write up to date from its twin with syncFrom, which copies
+// only what changed: every scalar, and the buckets counted in the twin since the twin was last
+// synced (its dirty range), unless the twin's layout changed meanwhile (reshaped: a range
+// extended, a schema halved, counts widened), which takes a full copy.
 type histogram struct {
 	schema     int8
+	reshaped   bool // layout changed since this copy was last made equal to its twin
 	maxBuckets int
 	count      uint64
 	zero       uint64
@@ -126,7 +267,38 @@ func (h *histogram) reset(maxBuckets int, schema int8) {
 	h.schema = schema
 	h.maxBuckets = maxBuckets
 	h.count, h.zero, h.sum, h.min, h.max = 0, 0, 0, 0, 0
-	h.pos.counts, h.neg.counts = h.pos.counts[:0], h.neg.counts[:0]
+	h.pos.reset()
+	h.neg.reset()
+	h.reshaped = true // the twin still holds an older series
+}
+
+// syncFrom makes h equal to src, its twin, given that h has not changed since src was last
+// made equal to it: only the scalars and src's dirty bucket ranges are copied, or everything
+// when src was reshaped. h's own dirty state starts empty.
+func (h *histogram) syncFrom(src *histogram) {
+	if src.reshaped || h.schema != src.schema || !h.pos.sameShape(&src.pos) || !h.neg.sameShape(&src.neg) {
+		h.copyFrom(src)
+		return
+	}
+	h.maxBuckets, h.count, h.zero, h.sum, h.min, h.max = src.maxBuckets, src.count, src.zero, src.sum, src.min, src.max
+	h.pos.copyRange(&src.pos)
+	h.neg.copyRange(&src.neg)
+	h.clean()
+}
+
+// copyFrom makes h equal to src, reusing h's bucket capacity; h's dirty state starts empty.
+func (h *histogram) copyFrom(src *histogram) {
+	h.schema, h.maxBuckets, h.count, h.zero, h.sum, h.min, h.max = src.schema, src.maxBuckets, src.count, src.zero, src.sum, src.min, src.max
+	h.pos.copyFrom(&src.pos)
+	h.neg.copyFrom(&src.neg)
+	h.clean()
+}
+
+// clean marks h equal to its twin.
+func (h *histogram) clean() {
+	h.reshaped = false
+	h.pos.clean()
+	h.neg.clean()
 }
 
 // bucketIndex returns the index of the bucket (b^(i-1), b^i] holding magnitude m > 0.
@@ -161,9 +333,12 @@ func (h *histogram) observe(v float64) {
 		h.schema--
 		h.pos.halve()
 		h.neg.halve()
+		h.reshaped = true
 		idx = (idx + 1) >> 1
 	}
-	side.add(idx)
+	if side.add(idx) {
+		h.reshaped = true
+	}
 }
 
 // bucketValue is the representative 2*lo*hi/(lo+hi) of bucket idx at schema s.
@@ -210,8 +385,8 @@ func (h *histogram) walkUp(r0, r1 uint64) (v0, v1 float64) {
 		}
 		return found == 2
 	}
-	for i := len(h.neg.counts) - 1; i >= 0; i-- { // most negative first
-		cum += h.neg.counts[i]
+	for i := h.neg.span() - 1; i >= 0; i-- { // most negative first
+		cum += h.neg.at(i)
 		if visit(func() float64 { return -bucketValue(h.neg.lo+int32(i), h.schema) }) {
 			return
 		}
@@ -220,8 +395,8 @@ func (h *histogram) walkUp(r0, r1 uint64) (v0, v1 float64) {
 	if visit(func() float64 { return 0 }) {
 		return
 	}
-	for i := range h.pos.counts {
-		cum += h.pos.counts[i]
+	for i := range h.pos.span() {
+		cum += h.pos.at(i)
 		if visit(func() float64 { return bucketValue(h.pos.lo+int32(i), h.schema) }) {
 			return
 		}
@@ -242,8 +417,8 @@ func (h *histogram) walkDown(r0, r1 uint64) (v0, v1 float64) {
 		}
 		return found == 2
 	}
-	for i := len(h.pos.counts) - 1; i >= 0; i-- { // largest first
-		cum += h.pos.counts[i]
+	for i := h.pos.span() - 1; i >= 0; i-- { // largest first
+		cum += h.pos.at(i)
 		if visit(func() float64 { return bucketValue(h.pos.lo+int32(i), h.schema) }) {
 			return
 		}
@@ -252,8 +427,8 @@ func (h *histogram) walkDown(r0, r1 uint64) (v0, v1 float64) {
 	if visit(func() float64 { return 0 }) {
 		return
 	}
-	for i := range h.neg.counts {
-		cum += h.neg.counts[i]
+	for i := range h.neg.span() {
+		cum += h.neg.at(i)
 		if visit(func() float64 { return -bucketValue(h.neg.lo+int32(i), h.schema) }) {
 			return
 		}

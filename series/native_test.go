@@ -236,7 +236,7 @@ func TestAppendSpans(t *testing.T) {
 		{"merged to empty run", 0, []uint64{1, 0, 0, 0, 0, 0, 0, 0, 0, 1}, 1, spans(0, 1, 4, 1), []int64{1, 0}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			b := buckets{lo: tc.lo, counts: tc.counts}
+			b := bucketsOf(tc.lo, tc.counts)
 			gotSpans, deltas := b.appendSpans(nil, nil, tc.shift)
 			if fmt.Sprint(gotSpans) != fmt.Sprint(tc.spans) || fmt.Sprint(deltas) != fmt.Sprint(tc.deltas) {
 				t.Errorf("got spans %v deltas %v, want %v %v", gotSpans, deltas, tc.spans, tc.deltas)
@@ -533,8 +533,8 @@ func TestNativeSlotReuse(t *testing.T) {
 		}
 		tbl.Snapshot(nil, time.Now()) // evicts it
 		tbl.Snapshot(nil, time.Now()) // frees its slot: the markers' labels are no longer in use
-		if len(tbl.entries) != 1 {
-			t.Fatalf("%d slots: not reused", len(tbl.entries))
+		if int(tbl.nslots) != 1 {
+			t.Fatalf("%d slots: not reused", int(tbl.nslots))
 		}
 	}
 }

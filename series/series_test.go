@@ -359,8 +359,8 @@ func TestEviction(t *testing.T) {
 	if len(fin) != 3*(len(lastSeen)-evicted) || tbl.Len() != 0 {
 		t.Errorf("Final: %d markers for %d live series, Len after %d", len(fin), len(lastSeen)-evicted, tbl.Len())
 	}
-	if len(tbl.entries) > perGen*(ttl+2) {
-		t.Errorf("%d entry slots: free slots are not reused", len(tbl.entries))
+	if int(tbl.nslots) > perGen*(ttl+2) {
+		t.Errorf("%d entry slots: free slots are not reused", int(tbl.nslots))
 	}
 }
 
@@ -538,7 +538,7 @@ func TestTrendAccuracy(t *testing.T) {
 			}
 			sort.Float64s(vals)
 			eps := RelativeError(int(h.schema))
-			t.Logf("schema %d, relative error bound %.4f%%, buckets %d+%d", h.schema, 100*eps, len(h.pos.counts), len(h.neg.counts))
+			t.Logf("schema %d, relative error bound %.4f%%, buckets %d+%d", h.schema, 100*eps, h.pos.span(), h.neg.span())
 			check := func(stat string, got, want, scale float64) {
 				t.Helper()
 				if math.Abs(got-want) > eps*scale+1e-9*math.Abs(want) {
@@ -579,8 +579,8 @@ func TestHistogramHalveExact(t *testing.T) {
 	a.neg.halve()
 	a.neg.halve()
 	for _, side := range []struct{ x, y *buckets }{{&a.pos, &b.pos}, {&a.neg, &b.neg}} {
-		if side.x.lo != side.y.lo || fmt.Sprint(side.x.counts) != fmt.Sprint(side.y.counts) {
-			t.Fatalf("halved lo %d %v != direct lo %d %v", side.x.lo, len(side.x.counts), side.y.lo, len(side.y.counts))
+		if side.x.lo != side.y.lo || fmt.Sprint(side.x.values()) != fmt.Sprint(side.y.values()) {
+			t.Fatalf("halved lo %d %v != direct lo %d %v", side.x.lo, side.x.span(), side.y.lo, side.y.span())
 		}
 	}
 }
