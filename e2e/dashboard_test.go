@@ -6,9 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math"
-	"net/http"
 	"net/url"
 	"os"
 	"regexp"
@@ -746,36 +744,6 @@ func (c *dashChecker) variables(ctx context.Context, vals map[string]string, at 
 	}
 }
 
-// dashAPIGet calls a Prometheus HTTP API endpoint of base and decodes the data of a successful
-// answer. (promapi has no range queries; this suite needs them only here.)
-func dashAPIGet(ctx context.Context, base, path string, form url.Values, data any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+path+"?"+form.Encode(), nil)
-	if err != nil {
-		return fmt.Errorf("build request: %w", err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("GET %s: %w", path, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return fmt.Errorf("GET %s: read body: %w", path, err)
-	}
-	var env struct {
-		Status string          `json:"status"`
-		Error  string          `json:"error"`
-		Data   json.RawMessage `json:"data"`
-	}
-	if err := json.Unmarshal(body, &env); err != nil || env.Status != "success" {
-		return fmt.Errorf("GET %s %v: status %d: %s %.300s", path, form, resp.StatusCode, env.Error, body)
-	}
-	if err := json.Unmarshal(env.Data, data); err != nil {
-		return fmt.Errorf("GET %s: decode data: %w", path, err)
-	}
-	return nil
-}
-
 // dashMatrix is the data of a range result: per series, its [time, "value"] points.
 type dashMatrix struct {
 	ResultType string `json:"resultType"`
@@ -790,7 +758,7 @@ func dashQueryRange(ctx context.Context, base, expr string, start, end time.Time
 	form := url.Values{"query": {expr}, "start": {dashUnixSeconds(start)}, "end": {dashUnixSeconds(end)},
 		"step": {strconv.FormatFloat(step.Seconds(), 'f', -1, 64)}}
 	var m dashMatrix
-	if err := dashAPIGet(ctx, base, "/api/v1/query_range", form, &m); err != nil {
+	if err := promapi.New(base).Get(ctx, "/api/v1/query_range", form, &m); err != nil {
 		return 0, fmt.Errorf("query_range %q: %w", expr, err)
 	}
 	n := 0
@@ -807,7 +775,7 @@ func dashQueryRange(ctx context.Context, base, expr string, start, end time.Time
 func dashLastSampleTime(ctx context.Context, base, selector string) (time.Time, error) {
 	form := url.Values{"query": {selector + "[1h]"}, "time": {dashUnixSeconds(time.Now())}}
 	var m dashMatrix
-	if err := dashAPIGet(ctx, base, "/api/v1/query", form, &m); err != nil {
+	if err := promapi.New(base).Get(ctx, "/api/v1/query", form, &m); err != nil {
 		return time.Time{}, fmt.Errorf("raw samples of %s: %w", selector, err)
 	}
 	var last int64

@@ -9,9 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
-	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -24,6 +22,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"xk6-output-penelopa/e2e/promapi"
 )
 
 // distSegments are the execution segments TestDistributed splits its test into, one
@@ -460,7 +460,7 @@ func (c *fleetChecker) finalFlushes(ctx context.Context) (map[string]int64, erro
 			Values [][2]any          `json:"values"`
 		} `json:"result"`
 	}
-	if err := apiGet(ctx, c.base, expr, &data); err != nil {
+	if err := promapi.New(c.base).Get(ctx, "/api/v1/query", url.Values{"query": {expr}}, &data); err != nil {
 		return nil, err
 	}
 	if data.ResultType != "matrix" {
@@ -492,37 +492,6 @@ func (c *fleetChecker) scalar(ctx context.Context, expr string) (float64, bool, 
 		return 0, false, fmt.Errorf("%s: %d results, want one", expr, len(samples))
 	}
 	return samples[0].Value, true, nil
-}
-
-// apiGet runs an instant query and decodes the data member of the answer: promapi.Client reads
-// instant vectors only, and finalFlushes needs a range vector.
-func apiGet(ctx context.Context, base, expr string, data any) error {
-	u := base + "/api/v1/query?" + url.Values{"query": {expr}}.Encode()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return fmt.Errorf("query %q: %w", expr, err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("query %q: %w", expr, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return fmt.Errorf("query %q: read body: %w", expr, err)
-	}
-	var env struct {
-		Status string          `json:"status"`
-		Error  string          `json:"error"`
-		Data   json.RawMessage `json:"data"`
-	}
-	if err := json.Unmarshal(body, &env); err != nil || resp.StatusCode != http.StatusOK || env.Status != "success" {
-		return fmt.Errorf("query %q: status %d: %s %.200q", expr, resp.StatusCode, env.Error, body)
-	}
-	if err := json.Unmarshal(env.Data, data); err != nil {
-		return fmt.Errorf("query %q: decode data: %w", expr, err)
-	}
-	return nil
 }
 
 // labelsWithout writes a series' labels, less one, as {a="1",b="2"} in name order.

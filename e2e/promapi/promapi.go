@@ -42,7 +42,7 @@ func (c *Client) Query(ctx context.Context, expr string, at time.Time) ([]Sample
 		ResultType string          `json:"resultType"`
 		Result     json.RawMessage `json:"result"`
 	}
-	if err := c.get(ctx, "/api/v1/query", form, &data); err != nil {
+	if err := c.Get(ctx, "/api/v1/query", form, &data); err != nil {
 		return nil, fmt.Errorf("query %q: %w", expr, err)
 	}
 	switch data.ResultType {
@@ -83,14 +83,15 @@ func (c *Client) Query(ctx context.Context, expr string, at time.Time) ([]Sample
 func (c *Client) Series(ctx context.Context, selector string, start, end time.Time) ([]map[string]string, error) {
 	form := url.Values{"match[]": {selector}, "start": {formatTime(start)}, "end": {formatTime(end)}}
 	var data []map[string]string
-	if err := c.get(ctx, "/api/v1/series", form, &data); err != nil {
+	if err := c.Get(ctx, "/api/v1/series", form, &data); err != nil {
 		return nil, fmt.Errorf("series %q: %w", selector, err)
 	}
 	return data, nil
 }
 
-// get calls an API endpoint and decodes the "data" member of a successful answer into data.
-func (c *Client) get(ctx context.Context, path string, form url.Values, data any) error {
+// Get calls an API endpoint (e.g. /api/v1/query_range) and decodes the "data" member of a
+// successful answer into data, for the queries Query and Series do not cover.
+func (c *Client) Get(ctx context.Context, path string, form url.Values, data any) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path+"?"+form.Encode(), nil)
 	if err != nil {
 		return fmt.Errorf("build request: %w", err)
