@@ -70,6 +70,13 @@ func (in *interner) value(b []byte) string {
 		clear(in.values)
 	}
 	s := string(b)
-	in.values[s] = s
-	return s
+	// A value that is not valid UTF-8 (k6's JSON can carry a lone \ud800 escape) would make a
+	// protobuf receiver reject the whole request; send it with U+FFFD in place of bad bytes.
+	// The map key stays the raw bytes, so the next lookup of the same value still hits.
+	v := s
+	if !utf8.ValidString(s) {
+		v = strings.ToValidUTF8(s, "\uFFFD")
+	}
+	in.values[s] = v
+	return v
 }

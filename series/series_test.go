@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/VictoriaMetrics/easyproto"
 
@@ -588,5 +589,27 @@ func TestHistogramHalveExact(t *testing.T) {
 func TestRelativeError(t *testing.T) {
 	if e := RelativeError(7); math.Abs(e-0.00270) > 0.00001 {
 		t.Errorf("RelativeError(7) = %v", e)
+	}
+}
+
+// TestInvalidUTF8ValueIsRepaired keeps one bad tag value from making a protobuf receiver
+// reject a whole request: bytes that are not UTF-8 are sent as U+FFFD, valid text untouched.
+func TestInvalidUTF8ValueIsRepaired(t *testing.T) {
+	tbl := mustTable(t, Options{})
+	declare(t, tbl, "c", Counter, Default)
+	put(t, tbl, "c", 1, "bad", "x\xed\xa0\x80y", "good", "é✓")
+	put(t, tbl, "c", 2, "bad", "x\xed\xa0\x80y", "good", "é✓") // same series, found again
+	samples := tbl.Snapshot(nil, time.Unix(0, 0))
+	if len(samples) != 1 || samples[0].Value != 3 {
+		t.Fatalf("samples = %+v, want one series with 3", samples)
+	}
+	for _, l := range decodeBlock(t, samples[0].Labels) {
+		if !utf8.ValidString(l) {
+			t.Errorf("label %q is not valid UTF-8", l)
+		}
+	}
+	got := strings.Join(decodeBlock(t, samples[0].Labels), " ")
+	if !strings.Contains(got, "x\uFFFDy") || !strings.Contains(got, "é✓") {
+		t.Errorf("labels %q: want the bad value repaired and the good one verbatim", got)
 	}
 }
