@@ -57,6 +57,7 @@ type config struct {
 	keep       bool          // keep the work directory (logs) for inspection
 	progress   io.Writer     // progress lines
 	scriptsDir string        // where bare script names are looked up
+	soak       time.Duration // soak mode: run testdata/compare/soak.js this long instead (0: off)
 }
 
 // script is one k6 script to compare on.
@@ -87,7 +88,7 @@ func run(args []string) int {
 		stop() // a second Ctrl-C ends the program at once; children go with it (Pdeathsig)
 	}()
 
-	rep, err := compare(ctx, cfg)
+	rep, err := runMode(ctx, cfg)
 	if rep != nil {
 		text := rep.String()
 		fmt.Print(text)
@@ -121,6 +122,7 @@ func parseFlags(args []string) (*config, error) {
 	quick := fs.Bool("quick", false, "smoke test: one run each of shortened scripts (about 2 minutes)")
 	out := fs.String("o", "", "also write the report to this `file`")
 	keep := fs.Bool("keep", false, "keep the work directory with every run's logs")
+	soak := fs.Duration("soak", 0, "soak mode: run soak.js this long, penelopa and builtin at the same time, and print RSS per minute")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -129,13 +131,16 @@ func parseFlags(args []string) (*config, error) {
 	}
 	cfg := &config{
 		root: *root, runs: *runs, timeout: *timeout, poll: *poll, quick: *quick,
-		outFile: *out, keep: *keep, progress: os.Stderr, scriptsDir: filepath.Join("testdata", "compare"),
+		outFile: *out, keep: *keep, soak: *soak, progress: os.Stderr, scriptsDir: filepath.Join("testdata", "compare"),
 	}
 	if cfg.quick && !flagSet(fs, "runs") {
 		cfg.runs = 1
 	}
 	if cfg.runs < 1 {
 		return nil, fmt.Errorf("-runs %d: need at least 1", cfg.runs)
+	}
+	if cfg.soak < 0 {
+		return nil, fmt.Errorf("-soak %s: must not be negative", cfg.soak)
 	}
 	if cfg.poll <= 0 || cfg.timeout <= 0 {
 		return nil, errors.New("-poll and -timeout must be positive")
