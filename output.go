@@ -210,7 +210,7 @@ func (o *Output) flush(now time.Time, final bool) {
 		v := statsView{snd: o.snd.Stats(), in: o.rd.Stats(), flushes: o.flushes, live: o.tbl.Len()}
 		o.samples = o.self.appendSamples(o.samples, &v)
 	}
-	o.send(o.samples, ts, proto)
+	o.send(o.samples, ts, proto, true)
 	// The sender starts no body of the next flush before this one's are done, so no receiver
 	// sees a series' samples out of order, staleness markers included.
 	o.snd.EndFlush()
@@ -222,7 +222,7 @@ func (o *Output) flush(now time.Time, final bool) {
 		if o.self != nil {
 			o.samples = o.self.stale(o.samples)
 		}
-		o.send(o.samples, o.nextTimestamp(now), proto)
+		o.send(o.samples, o.nextTimestamp(now), proto, false) // the values just carried it
 		o.snd.EndFlush()
 	}
 	took := time.Since(start)
@@ -247,10 +247,10 @@ func (o *Output) nextTimestamp(now time.Time) int64 {
 }
 
 // send encodes samples into requests of at most BatchSize samples and about maxBodyBytes
-// bytes in protocol proto, compresses each into a pooled buffer and queues it. The first
-// request of a flush also carries the metric metadata (type, unit, help).
-func (o *Output) send(samples []series.Sample, ts int64, proto int) {
-	withMeta := true
+// bytes in protocol proto, compresses each into a pooled buffer and queues it. With withMeta
+// the first request also carries the metric metadata (type, unit, help) in 1.0; 2.0 series
+// carry their own.
+func (o *Output) send(samples []series.Sample, ts int64, proto int, withMeta bool) {
 	for len(samples) > 0 {
 		var n int
 		if proto == sender.ProtoV2 {
