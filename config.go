@@ -77,8 +77,7 @@ func Options() []Option {
 			Form: "an http:// or https:// URL", Meaning: "remote-write endpoint; user:password@ in it is used as basic auth and never printed",
 			Show: showURL,
 			set: func(c *Config, v string) error {
-				u, err := url.Parse(v)
-				if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				if !isHTTPURL(v) {
 					return errForm
 				}
 				c.URL = v
@@ -203,8 +202,7 @@ func Options() []Option {
 			Meaning: "at the end of a run, print a link to this dashboard with the run's testid and time range",
 			Show:    showURL,
 			set: func(c *Config, v string) error {
-				u, err := url.Parse(v)
-				if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				if !isHTTPURL(v) {
 					return errForm
 				}
 				c.DashboardURL = v
@@ -436,6 +434,12 @@ func durationSetter(field func(*Config) *time.Duration, min time.Duration) func(
 		*field(c) = d
 		return nil
 	}
+}
+
+// isHTTPURL reports whether v is an absolute http:// or https:// URL with a host.
+func isHTTPURL(v string) bool {
+	u, err := url.Parse(v)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
 
 // showURL quotes a rejected URL for an error message without its user:password part.
