@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"debug/buildinfo"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -35,7 +36,8 @@ var (
 // e2e.js comparison with k6's summary must pass. A body dropped by a fallback at run time would
 // be counted in the final line, and the totals must still be exact (the next flush re-sends
 // them in 1.0). With PROMETHEUS3_BIN pointing at a Prometheus 3.x, the same run against it must
-// use 2.0.
+// use 2.0, and against it with 2.0 turned off (it answers 415) fall back to 1.0; what Prometheus
+// 3 stored shows which protocol carried each series (see checkStoredProtocol).
 func TestProtocol2Fallback(t *testing.T) {
 	out := outputFromEnv(t)
 	out.needsPenelopa(t)
@@ -48,6 +50,7 @@ func TestProtocol2Fallback(t *testing.T) {
 		{"prometheus-2.42", startPrometheus, false},
 		{"victoriametrics-1.79", startVictoriaMetrics, false},
 		{"prometheus-3", startPrometheus3, true},
+		{"prometheus-3-without-2.0", startPrometheus3V1Only, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -90,54 +93,134 @@ func TestProtocol2Fallback(t *testing.T) {
 			for _, p := range eventually(t, settleTimeout, c.all) {
 				t.Error(p)
 			}
+			if recv.typeLabels {
+				checkStoredProtocol(t, recv, c.sel, res.start, tc.wantV2)
+			}
 		})
 	}
 }
 
+// checkStoredProtocol proves from what a typeLabels receiver stored which protocol carried the
+// run's series: Prometheus 3 with type-and-unit-labels gives a series a __type__ label only
+// from the metadata a 2.0 body carries with it (a 1.0 body has none per series). With wantV2
+// every series of the run must have one, so not even a first flush went out in 1.0; without,
+// none may.
+func checkStoredProtocol(t *testing.T, recv *receiver, sel string, since time.Time, wantV2 bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	count := func(match string) int {
+		series, err := recv.api.Series(ctx, match, since.Add(-time.Minute), time.Now())
+		if err != nil {
+			t.Fatalf("%v", err)
+		}
+		return len(series)
+	}
+	typed, untyped := count(`{`+sel+`,__type__!=""}`), count(`{`+sel+`,__type__=""}`)
+	t.Logf("%s stored %d series of the run with a __type__ label (2.0 metadata), %d without", recv.name, typed, untyped)
+	switch {
+	case typed+untyped == 0:
+		t.Errorf("%s stored no series of the run", recv.name)
+	case wantV2 && untyped != 0:
+		t.Errorf("%d of %d series arrived without 2.0 metadata: some flushes went out in 1.0 "+
+			"(or this Prometheus does not label 2.0 series)", untyped, typed+untyped)
+	case !wantV2 && typed != 0:
+		t.Errorf("%d of %d series arrived with 2.0 metadata from a receiver that refuses 2.0", typed, typed+untyped)
+	}
+}
+
 // startPrometheus3 starts the Prometheus 3.x named by PROMETHEUS3_BIN with its remote-write
-// receiver (which takes 2.0 as well as 1.0), or skips the test when the variable is unset or
-// names another version.
+// receiver taking 2.0 as well as 1.0, or skips the test when the variable is unset.
 func startPrometheus3(t *testing.T) *receiver {
+	t.Helper()
+	return startPrometheus3With(t, true)
+}
+
+// startPrometheus3V1Only starts the same Prometheus taking only 1.0: it answers a 2.0 body with
+// 415 Unsupported Media Type.
+func startPrometheus3V1Only(t *testing.T) *receiver {
+	t.Helper()
+	return startPrometheus3With(t, false)
+}
+
+// startPrometheus3With starts the Prometheus 3.x named by PROMETHEUS3_BIN (fails the test if it
+// is another version) with its remote-write receiver, accepting 2.0 bodies when v2, and with
+// type-and-unit-labels, so that a series' labels show whether 2.0 carried it. It skips the
+// test when PROMETHEUS3_BIN is unset. Native histograms need no flag in 3.x.
+func startPrometheus3With(t *testing.T, v2 bool) *receiver {
 	t.Helper()
 	bin := os.Getenv("PROMETHEUS3_BIN")
 	if bin == "" {
-		t.Skip("PROMETHEUS3_BIN is not set: no Prometheus 3.x to check that 2.0 is used where it works")
+		t.Skip("PROMETHEUS3_BIN is not set: no Prometheus 3.x to check that 2.0 is used where it works " +
+			"(GOBIN=/tmp/prom3 go install github.com/prometheus/prometheus/cmd/prometheus@v0.316.0; " +
+			"PROMETHEUS3_BIN=/tmp/prom3/prometheus)")
 	}
-	version, err := exec.Command(bin, "--version").CombinedOutput()
+	version, err := prometheusVersion(bin)
 	if err != nil {
-		t.Fatalf("PROMETHEUS3_BIN=%s --version: %v\n%s", bin, err, version)
+		t.Fatalf("PROMETHEUS3_BIN=%s: %v", bin, err)
 	}
-	if !strings.Contains(string(version), "version 3.") {
-		t.Skipf("PROMETHEUS3_BIN=%s is not Prometheus 3.x: %s", bin, strings.SplitN(string(version), "\n", 2)[0])
+	if !strings.HasPrefix(version, "3.") {
+		t.Fatalf("PROMETHEUS3_BIN=%s is Prometheus %s, not 3.x", bin, version)
 	}
+	t.Logf("PROMETHEUS3_BIN=%s is Prometheus %s", bin, version)
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "prometheus.yml")
 	if err := os.WriteFile(cfg, []byte("global:\n  evaluation_interval: 1m\nscrape_configs: []\n"), 0o644); err != nil {
 		t.Fatalf("write prometheus config: %v", err)
 	}
-	addr := freeAddr(t)
-	logPath := filepath.Join(dir, "prometheus3.log")
-	p, err := startProcess(bin, []string{
+	args := []string{
 		"--config.file=" + cfg,
 		"--storage.tsdb.path=" + filepath.Join(dir, "data"),
-		"--web.listen-address=" + addr,
 		"--web.enable-remote-write-receiver",
+		"--web.remote-write-receiver.accepted-protobuf-messages=prometheus.WriteRequest",
+		"--enable-feature=type-and-unit-labels",
 		"--log.level=warn",
-	}, logPath)
-	if err != nil {
-		t.Fatalf("%v", err)
 	}
-	base := "http://" + addr
-	t.Cleanup(func() {
-		p.stop()
-		if t.Failed() {
-			t.Logf("prometheus 3 log (%s):\n%s", logPath, tail(logPath))
+	if v2 {
+		args = append(args, "--web.remote-write-receiver.accepted-protobuf-messages=io.prometheus.write.v2.Request")
+	}
+	base := startDaemonBin(t, "prometheus3", bin, func(addr string) []string {
+		return append(slices.Clip(args), "--web.listen-address="+addr)
+	}, "/-/ready", func(log string) error {
+		// An older 3.x ignores a feature it does not know, with this warning.
+		if strings.Contains(log, "Unknown option for --enable-feature") {
+			return fmt.Errorf("version %s lacks --enable-feature=type-and-unit-labels (3.5 or newer has it)", version)
 		}
+		return nil
 	})
-	if err := waitReady(p, base+"/-/ready", 60*time.Second); err != nil {
-		t.Fatalf("%s on %s: %v\n%s", bin, addr, err, tail(logPath))
+	return &receiver{name: "prometheus3", writeURL: base + "/api/v1/write", api: promapi.New(base), typeLabels: true}
+}
+
+var (
+	// versionLine is the version in `prometheus --version` of a release build.
+	versionLine = regexp.MustCompile(`(?m)^prometheus, version (\d+\.\d+\.\d+\S*)`)
+	// moduleVersion is the Go module version of github.com/prometheus/prometheus: v0.300.0 is
+	// release 3.0.0, v0.316.0 is 3.16.0, v0.53.0 is 2.53.0.
+	moduleVersion = regexp.MustCompile(`^v0\.(\d+)\.(\d+)`)
+)
+
+// prometheusVersion returns the release version of the Prometheus binary bin, e.g. "3.16.0".
+// A release build prints it in --version; a binary built with `go install` prints an empty
+// version, so its Go module version (from the build info) is translated instead.
+func prometheusVersion(bin string) (string, error) {
+	out, err := exec.Command(bin, "--version").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("--version: %w\n%s", err, out)
 	}
-	return &receiver{name: "prometheus3", writeURL: base + "/api/v1/write", api: promapi.New(base)}
+	if m := versionLine.FindSubmatch(out); m != nil {
+		return string(m[1]), nil
+	}
+	info, err := buildinfo.ReadFile(bin)
+	if err != nil {
+		return "", fmt.Errorf("--version names no version (%q) and the build info is unreadable: %w", strings.SplitN(string(out), "\n", 2)[0], err)
+	}
+	m := moduleVersion.FindStringSubmatch(info.Main.Version)
+	if info.Main.Path != "github.com/prometheus/prometheus" || m == nil {
+		return "", fmt.Errorf("--version names no version (%q) and the build info names module %s %s",
+			strings.SplitN(string(out), "\n", 2)[0], info.Main.Path, info.Main.Version)
+	}
+	minor, _ := strconv.Atoi(m[1])
+	return fmt.Sprintf("%d.%d.%s", 2+minor/300, minor%300, m[2]), nil
 }
 
 // schema5Width is the relative width of a native-histogram bucket at schema 5, 2^(1/32)-1: a
@@ -145,7 +228,9 @@ func startPrometheus3(t *testing.T) *receiver {
 var schema5Width = math.Exp2(1.0/32) - 1
 
 // TestNativeHistograms sends protocol_native.js with PENELOPA_TREND_AS_NATIVE_HISTOGRAM=true to
-// Prometheus 2.42 (started with --enable-feature=native-histograms): the Trend nh_latency
+// Prometheus 2.42 (started with --enable-feature=native-histograms) in remote write 1.0 and,
+// with PROMETHEUS3_BIN set, to Prometheus 3.x in 2.0 (PENELOPA_PROTOCOL=2, which it must
+// negotiate and use for every series, as TestProtocol2Fallback checks): the Trend nh_latency
 // arrives as one native histogram k6_nh_latency_seconds whose count equals k6's exactly, whose
 // sum is within 1e-9 of k6's avg*count, and whose p95 and p99 are within a schema-5 bucket
 // width of k6's; the http_req_duration histograms add up to k6's request count; no trend stat
@@ -162,19 +247,26 @@ func TestNativeHistograms(t *testing.T) {
 		start func(*testing.T) *receiver
 		// native: the receiver stores native histograms, so their values are checked.
 		native bool
+		// v2: ask for remote write 2.0, which the receiver speaks.
+		v2 bool
 	}{
-		{"prometheus-2.42", startPrometheus, true},
-		{"victoriametrics-1.79", startVictoriaMetrics, false},
+		{"prometheus-2.42", startPrometheus, true, false},
+		{"victoriametrics-1.79", startVictoriaMetrics, false, false},
+		{"prometheus-3-rw2", startPrometheus3, true, true},
 	}
 	for _, rc := range receivers {
 		t.Run(rc.name, func(t *testing.T) {
 			recv := rc.start(t)
 			runID := fmt.Sprintf("native-%s-%d", rc.name, time.Now().UnixNano())
+			env := []string{"TARGET_URL=" + target, "PENELOPA_TREND_AS_NATIVE_HISTOGRAM=true"}
+			if rc.v2 {
+				env = append(env, "PENELOPA_PROTOCOL=2")
+			}
 			res := out.start(t, run{
 				script:   script(t, "protocol_native.js"),
 				writeURL: recv.writeURL,
 				args:     []string{"--tag", "e2e_run=" + runID},
-				env:      []string{"TARGET_URL=" + target, "PENELOPA_TREND_AS_NATIVE_HISTOGRAM=true"},
+				env:      env,
 				timeout:  90 * time.Second,
 			})
 			t.Logf("stderr:\n%s", res.stderr)
@@ -185,6 +277,14 @@ func TestNativeHistograms(t *testing.T) {
 			t.Logf("account: %+v", acct)
 			if other := acct.dropped - acct.reasons["rejected by receiver"]; other != 0 {
 				t.Errorf("%d samples dropped for reasons other than a receiver's refusal: %v", other, acct.reasons)
+			}
+			if rc.v2 {
+				if !usesV2Line.MatchString(res.stderr) {
+					t.Errorf("stderr does not say the receiver speaks 2.0 (%v)", usesV2Line)
+				}
+				if acct.dropped != 0 {
+					t.Errorf("%d samples dropped by a 2.0 receiver", acct.dropped)
+				}
 			}
 			sum := readSummary(t, res)
 			sel := `e2e_run="` + runID + `"`
@@ -206,6 +306,9 @@ func TestNativeHistograms(t *testing.T) {
 				}
 				for _, n := range notes {
 					t.Log(n)
+				}
+				if recv.typeLabels {
+					checkStoredProtocol(t, recv, sel, res.start, rc.v2)
 				}
 				return
 			}

@@ -25,6 +25,10 @@ type receiver struct {
 	name     string
 	writeURL string
 	api      *promapi.Client
+	// typeLabels: the receiver turns the per-series metadata of a 2.0 body into __type__ and
+	// __unit__ labels (Prometheus 3 with --enable-feature=type-and-unit-labels), so what it
+	// stored shows which protocol carried it.
+	typeLabels bool
 }
 
 // startPrometheus starts Prometheus with its remote-write receiver on a free port, with an empty
@@ -67,16 +71,23 @@ func startVictoriaMetrics(t *testing.T) *receiver {
 	return &receiver{name: "victoriametrics", writeURL: base + "/api/v1/write", api: promapi.New(base)}
 }
 
-// startDaemon runs program with the arguments args(listenAddr) in its own process group, waits
-// until readyPath answers 200 and returns the base URL. The process group is killed when the
-// test ends; its log is kept in the test's temp dir and printed if the test failed. A start
-// that loses its free port to another process is retried.
+// startDaemon runs program, found on PATH, with the arguments args(listenAddr) in its own
+// process group, waits until readyPath answers 200 and returns the base URL. The process group
+// is killed when the test ends; its log is kept in the test's temp dir and printed if the test
+// failed. A start that loses its free port to another process is retried.
 func startDaemon(t *testing.T, program string, args func(addr string) []string, readyPath string) string {
 	t.Helper()
 	bin, err := exec.LookPath(program)
 	if err != nil {
 		t.Fatalf("%s not found (./build.sh test installs it): %v", program, err)
 	}
+	return startDaemonBin(t, program, bin, args, readyPath, nil)
+}
+
+// startDaemonBin is startDaemon for the executable bin, called program in messages. Once the
+// daemon is ready, checkLog (when not nil) reads its log so far and may refuse the daemon.
+func startDaemonBin(t *testing.T, program, bin string, args func(addr string) []string, readyPath string, checkLog func(log string) error) string {
+	t.Helper()
 	var lastErr error
 	for attempt := 1; attempt <= 3; attempt++ {
 		addr := freeAddr(t)
@@ -97,6 +108,15 @@ func startDaemon(t *testing.T, program string, args func(addr string) []string, 
 				t.Logf("%s log (%s):\n%s", program, logPath, tail(logPath))
 			}
 		})
+		if checkLog != nil {
+			log, err := os.ReadFile(logPath)
+			if err != nil {
+				t.Fatalf("read %s log: %v", program, err)
+			}
+			if err := checkLog(string(log)); err != nil {
+				t.Fatalf("%s: %v", program, err)
+			}
+		}
 		return base
 	}
 	t.Fatalf("start %s: %v", program, lastErr)

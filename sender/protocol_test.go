@@ -26,7 +26,7 @@ type rwMode int32
 const (
 	modeV1Only rwMode = iota // 204 without -Written headers, body discarded (Prometheus 2.42, VM 1.79)
 	modeV2                   // 204 with the -Written headers, body kept
-	mode415                  // 415 Unsupported Media Type
+	mode415                  // 415 Unsupported Media Type, as Prometheus 3 without 2.0 answers
 	mode400                  // 400 naming the protobuf message
 	mode401                  // 401 to everything: says nothing about the protocol
 )
@@ -105,7 +105,8 @@ func (r *rwReceiver) serve(ctx *fasthttp.RequestCtx) {
 			ctx.Response.Header.Set("X-Prometheus-Remote-Write-Exemplars-Written", "0")
 		case mode415:
 			ctx.SetStatusCode(fasthttp.StatusUnsupportedMediaType)
-			ctx.SetBodyString("unsupported content type")
+			// Prometheus 3.x's words, through http.Error (hence the newline).
+			ctx.SetBodyString("io.prometheus.write.v2.Request protobuf message is not accepted by this server; only accepts prometheus.WriteRequest\n")
 			return
 		case mode400:
 			ctx.SetStatusCode(fasthttp.StatusBadRequest)
@@ -233,6 +234,9 @@ func TestNegotiate(t *testing.T) {
 			r.checkProbe(t)
 			if n := strings.Count(w.String(), fallbackMsg); n != map[bool]int{true: 1}[tc.fellBack] {
 				t.Errorf("fallback line logged %d times:\n%s", n, w.String())
+			}
+			if strings.Contains(w.String(), `\n`) {
+				t.Errorf("a receiver's trailing newline made it into the log:\n%s", w.String())
 			}
 		})
 	}

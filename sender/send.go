@@ -198,11 +198,12 @@ func (s *Sender) debug(status int, latency time.Duration, samples, bytes, attemp
 		status, latency.Round(time.Microsecond), samples, bytes, attempt)
 }
 
-// errBody returns at most maxErrBody bytes of a receiver's answer, cut on a rune boundary.
-// Secrets are scrubbed from the whole answer first: cutting first could leave part of a
-// secret that straddles the cut, which the scrubber would no longer recognise.
+// errBody returns at most maxErrBody bytes of a receiver's answer, cut on a rune boundary,
+// without surrounding white space (Go's http.Error, which Prometheus answers with, ends the
+// text with a newline). Secrets are scrubbed from the whole answer first: cutting first could
+// leave part of a secret that straddles the cut, which the scrubber would no longer recognise.
 func (s *Sender) errBody(b []byte) string {
-	r := s.redact(strings.ToValidUTF8(string(b), ""))
+	r := strings.TrimSpace(s.redact(strings.ToValidUTF8(string(b), "")))
 	if len(r) <= maxErrBody {
 		return r
 	}
