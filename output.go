@@ -39,8 +39,11 @@ type Output struct {
 	// flushMu makes the periodic flush and the final flush take turns; the fields below it
 	// belong to whoever holds it.
 	flushMu  sync.Mutex
-	samples  []series.Sample
+	sink     flushSink       // takes the table's samples batch by batch
+	batch    []series.Sample // the table's batches, BatchSize long
+	samples  []series.Sample // self-metrics
 	raw      []byte          // the request being encoded
+	comp     []byte          // raw compressed, before it is copied into a body of its size
 	scratch  []byte          // 2.0 series, written before the symbols that precede them
 	refs     []uint32        // 2.0 label refs of one series
 	syms     encoder.Symbols // 2.0 string table of one request
@@ -202,28 +205,34 @@ func (o *Output) flush(now time.Time, final bool) {
 	o.flushMu.Lock()
 	defer o.flushMu.Unlock()
 	start := time.Now()
-	ts := o.nextTimestamp(now)
 	proto := o.snd.Protocol() // one protocol for the whole flush, staleness markers included
-	o.samples = o.tbl.Snapshot(o.samples[:0], now)
+	if o.batch == nil {
+		o.batch = make([]series.Sample, 0, o.cfg.BatchSize)
+	}
+	// The table hands its samples over in batches as it goes, so a flush holds one batch, not
+	// every live series' sample at once.
+	o.sink = flushSink{o: o, ts: o.nextTimestamp(now), proto: proto, withMeta: true}
+	o.batch = o.tbl.SnapshotTo(now, o.batch, &o.sink)
 	o.flushes++
 	if o.self != nil {
 		v := statsView{snd: o.snd.Stats(), in: o.rd.Stats(), flushes: o.flushes, live: o.tbl.Len()}
-		o.samples = o.self.appendSamples(o.samples, &v)
+		o.sink.Samples(o.self.appendSamples(o.samples[:0], &v))
 	}
-	o.send(o.samples, ts, proto, true)
 	// The sender starts no body of the next flush before this one's are done, so no receiver
 	// sees a series' samples out of order, staleness markers included.
 	o.snd.EndFlush()
+	n := o.sink.n
 	if final {
 		o.seriesAtEnd = o.tbl.Len()
 	}
 	if final && o.cfg.StaleMarkers {
-		o.samples = o.tbl.Final(o.samples[:0])
+		o.sink = flushSink{o: o, ts: o.nextTimestamp(now), proto: proto} // the values just carried the metadata
+		o.batch = o.tbl.FinalTo(o.batch, &o.sink)
 		if o.self != nil {
-			o.samples = o.self.stale(o.samples)
+			o.sink.Samples(o.self.stale(o.samples[:0]))
 		}
-		o.send(o.samples, o.nextTimestamp(now), proto, false) // the values just carried it
 		o.snd.EndFlush()
+		n += o.sink.n
 	}
 	took := time.Since(start)
 	if o.self != nil {
@@ -231,8 +240,28 @@ func (o *Output) flush(now time.Time, final bool) {
 	}
 	if took > o.cfg.PushInterval {
 		o.overruns++
-		o.log.Warnf("flush of %d samples took %s, longer than the push interval %s", len(o.samples), took.Round(time.Millisecond), o.cfg.PushInterval)
+		o.log.Warnf("flush of %d samples took %s, longer than the push interval %s", n, took.Round(time.Millisecond), o.cfg.PushInterval)
 	}
+}
+
+// flushSink sends the samples of one flush as the table hands them over: each batch is
+// encoded, compressed and queued before the table goes on.
+type flushSink struct {
+	o        *Output
+	ts       int64 // the flush's timestamp, unix ms
+	proto    int
+	withMeta bool // the next request carries the 1.0 metadata
+	n        int  // samples taken so far
+}
+
+// Samples implements series.Sink.
+func (s *flushSink) Samples(batch []series.Sample) {
+	if len(batch) == 0 {
+		return
+	}
+	s.o.send(batch, s.ts, s.proto, s.withMeta)
+	s.withMeta = false
+	s.n += len(batch)
 }
 
 // nextTimestamp returns now in milliseconds, strictly after the previous flush's timestamp so
@@ -259,8 +288,15 @@ func (o *Output) send(samples []series.Sample, ts int64, proto int, withMeta boo
 			n = o.encodeV1(samples, ts, withMeta)
 		}
 		withMeta = false
+		// Compress into one scratch buffer of the worst-case size, then copy the result into
+		// a pooled body: a queued body holds what it needs (compressed requests are a tenth
+		// of s2.MaxEncodedLen here), not the worst case, so a full queue stays small.
+		if m := s2.MaxEncodedLen(len(o.raw)); cap(o.comp) < m {
+			o.comp = make([]byte, m)
+		}
+		comp := s2.EncodeSnappy(o.comp[:cap(o.comp)], o.raw)
 		body := o.bufs.Get()
-		body.B = s2.EncodeSnappy(body.B[:cap(body.B)], o.raw)
+		body.B = append(body.B[:0], comp...)
 		o.snd.EnqueueProto(body, n, proto)
 		samples = samples[n:]
 	}
@@ -281,17 +317,17 @@ func (o *Output) encodeV1(samples []series.Sample, ts int64, withMeta bool) int 
 		s := &samples[n]
 		size := 0
 		if s.Hist != nil {
-			size = encoder.SizeHistogramSeries(s.Labels, s.Hist, ts)
+			size = encoder.SizeHistogramSeries(&s.Labels, s.Hist, ts)
 		} else {
-			size = encoder.SizeTimeSeries(s.Labels, s.Value, ts)
+			size = encoder.SizeTimeSeries(&s.Labels, s.Value, ts)
 		}
 		if n > 0 && len(raw)+size > maxBodyBytes {
 			break
 		}
 		if s.Hist != nil {
-			raw = encoder.AppendHistogramSeries(raw, s.Labels, s.Hist, ts)
+			raw = encoder.AppendHistogramSeries(raw, &s.Labels, s.Hist, ts)
 		} else {
-			raw = encoder.AppendTimeSeries(raw, s.Labels, s.Value, ts)
+			raw = encoder.AppendTimeSeries(raw, &s.Labels, s.Value, ts)
 		}
 		n++
 	}
@@ -308,7 +344,7 @@ func (o *Output) encodeV2(samples []series.Sample, ts int64) int {
 	n := 0
 	for n < len(samples) && n < o.cfg.BatchSize {
 		s := &samples[n]
-		refs, err := o.syms.AppendLabelRefs(o.refs[:0], s.Labels)
+		refs, err := o.syms.AppendLabelRefs(o.refs[:0], &s.Labels)
 		if err != nil {
 			// The table wrote these blocks itself; a failure here is a bug, never input.
 			panic(fmt.Sprintf("penelopa: label block does not decode: %v", err))

@@ -146,7 +146,7 @@ func encodeSelfLabels(name string, constLabels, extra []series.Label) []byte {
 func (sm *selfMetrics) appendSamples(dst []series.Sample, v *statsView) []series.Sample {
 	metrics.Read(sm.rt)
 	for _, s := range sm.series {
-		dst = append(dst, series.Sample{Labels: s.labels, Value: s.value(v)})
+		dst = append(dst, series.Sample{Labels: encoder.Labels{Head: s.labels}, Value: s.value(v)})
 	}
 	return dst
 }
@@ -155,7 +155,7 @@ func (sm *selfMetrics) appendSamples(dst []series.Sample, v *statsView) []series
 func (sm *selfMetrics) stale(dst []series.Sample) []series.Sample {
 	nan := math.Float64frombits(encoder.StaleNaN)
 	for _, s := range sm.series {
-		dst = append(dst, series.Sample{Labels: s.labels, Value: nan})
+		dst = append(dst, series.Sample{Labels: encoder.Labels{Head: s.labels}, Value: nan})
 	}
 	return dst
 }

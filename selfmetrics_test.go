@@ -20,7 +20,7 @@ func TestSelfMetricsCoverEveryDocumentedName(t *testing.T) {
 	}
 	values := map[string]float64{}
 	for _, s := range samples {
-		labels := decodeLabels(t, s.Labels)
+		labels := decodeLabels(t, s.Labels.AppendTo(nil))
 		name := labels["__name__"]
 		if _, ok := documented[name]; !ok {
 			t.Errorf("%s is sent but not documented in SelfMetrics", name)

@@ -339,7 +339,7 @@ func TestWorkloads(t *testing.T) {
 					}
 				}
 				urls[s.Labels[9].Value] = true
-				sets[string(labelBlock(s.Labels))] = true
+				sets[string(labelBlock(s.Labels).AppendTo(nil))] = true
 				if s.Hist != nil {
 					if n := populatedBuckets(s.Hist); n < 20 || n > 40 || s.Hist.Schema != 3 {
 						t.Fatalf("histogram of schema %d with %d populated buckets", s.Hist.Schema, n)

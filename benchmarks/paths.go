@@ -57,13 +57,20 @@ func paths() []path {
 	}
 }
 
-// labelBlock encodes a series' labels once, as the series table keeps them.
-func labelBlock(ls []label) []byte {
-	var b []byte
-	for _, l := range ls {
-		b = encoder.AppendLabel(b, l.Name, l.Value)
+// labelBlock encodes a series' labels once, as the series table keeps them: the labels
+// sorting before __name__ in Head, __name__ in Name (a family's, shared), the rest in Tail.
+func labelBlock(ls []label) *encoder.Labels {
+	var l encoder.Labels
+	part := &l.Head
+	for _, x := range ls {
+		if x.Name == "__name__" && part == &l.Head {
+			l.Name = encoder.AppendLabel(nil, x.Name, x.Value)
+			part = &l.Tail
+			continue
+		}
+		*part = encoder.AppendLabel(*part, x.Name, x.Value)
 	}
-	return b
+	return &l
 }
 
 // s2Snappy compresses src into dst's storage with s2.EncodeSnappy, growing it only when too small.
@@ -77,7 +84,7 @@ func s2Snappy(dst, src []byte) []byte {
 // penelopa1 is penelopa's remote write 1.0 path.
 type penelopa1 struct {
 	w      *workload
-	labels [][]byte // one pre-encoded block per series
+	labels []*encoder.Labels // one pre-encoded block per series
 	body   []byte
 	comp   []byte
 }
@@ -107,19 +114,19 @@ func (p *penelopa1) compress(body []byte) []byte {
 // appendSeries1 appends one WriteRequest.timeseries field: encoder.AppendTimeSeries for one
 // sample, encoder.AppendHistogramSeries for a histogram, and the generated field functions
 // composed the same way for several samples.
-func appendSeries1(dst, labels []byte, s *inputSeries, shift int64) []byte {
+func appendSeries1(dst []byte, labels *encoder.Labels, s *inputSeries, shift int64) []byte {
 	if s.Hist != nil {
 		return encoder.AppendHistogramSeries(dst, labels, s.Hist, s.HistTS+shift)
 	}
 	if len(s.Samples) == 1 {
 		return encoder.AppendTimeSeries(dst, labels, s.Samples[0].Value, s.Samples[0].TS+shift)
 	}
-	n := len(labels)
+	n := labels.Len()
 	for _, x := range s.Samples {
 		n += encoder.SizeTimeSeriesSamples(encoder.SizeSampleValue(x.Value) + encoder.SizeSampleTimestamp(x.TS+shift))
 	}
 	dst = encoder.AppendWriteRequestTimeseries(dst, n)
-	dst = append(dst, labels...)
+	dst = labels.AppendTo(dst)
 	for _, x := range s.Samples {
 		ts := x.TS + shift
 		dst = encoder.AppendTimeSeriesSamples(dst, encoder.SizeSampleValue(x.Value)+encoder.SizeSampleTimestamp(ts))
@@ -133,7 +140,7 @@ func appendSeries1(dst, labels []byte, s *inputSeries, shift int64) []byte {
 // labels are interned, then the symbol table, then the series.
 type penelopa2 struct {
 	w      *workload
-	labels [][]byte // the same pre-encoded blocks as 1.0: one encoding serves both protocols
+	labels []*encoder.Labels // the same pre-encoded blocks as 1.0: one encoding serves both protocols
 	syms   encoder.Symbols
 	refs   []uint32
 	tmp    []byte

@@ -10,7 +10,7 @@ import (
 
 // flushFixture is a steady-state flush: pre-encoded labels, histograms and reused buffers.
 type flushFixture struct {
-	labels [][]byte
+	labels []*Labels
 	hist   Histogram
 	body   []byte   // encoded request
 	tmp    []byte   // 2.0: series encoded before the symbol table

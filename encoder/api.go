@@ -12,19 +12,54 @@ func AppendLabel(dst []byte, name, value string) []byte {
 	return AppendLabelValue(dst, value)
 }
 
+// AppendLabelBytes is AppendLabel for a value held as bytes, so a caller encoding a new
+// series' labels straight from its input need not make a string of every value.
+func AppendLabelBytes(dst []byte, name string, value []byte) []byte {
+	size := 0
+	if len(value) > 0 {
+		size = 1 + sizeVarint(uint64(len(value))) + len(value)
+	}
+	dst = AppendTimeSeriesLabels(dst, SizeLabelName(name)+size)
+	dst = AppendLabelName(dst, name)
+	if len(value) == 0 {
+		return dst
+	}
+	dst = append(dst, tagLabelValue)
+	dst = appendVarint(dst, uint64(len(value)))
+	return append(dst, value...)
+}
+
+// Labels is a series' pre-encoded labels (runs of AppendLabel output) in three parts that,
+// written one after the other, are its labels sorted by name: Head, Name, Tail. Series that
+// differ only in __name__ (the output series of one k6 series) share one Head and Tail, and a
+// metric family encodes its __name__ label once. Any part may be empty: a complete block can
+// be passed as Head alone.
+type Labels struct{ Head, Name, Tail []byte }
+
+// Len returns the encoded length of all three parts.
+func (l *Labels) Len() int { return len(l.Head) + len(l.Name) + len(l.Tail) }
+
+// AppendTo appends the three parts to dst as one contiguous labels block, for callers (tests,
+// debugging) that want to read it in one piece.
+func (l *Labels) AppendTo(dst []byte) []byte {
+	dst = append(dst, l.Head...)
+	dst = append(dst, l.Name...)
+	return append(dst, l.Tail...)
+}
+
 // SizeTimeSeries returns exactly how many bytes AppendTimeSeries appends for these arguments,
 // so a flush can size its buffer once.
-func SizeTimeSeries(labels []byte, value float64, tsMillis int64) int {
-	return SizeWriteRequestTimeseries(len(labels) + SizeTimeSeriesSamples(sampleSize(value, tsMillis)))
+func SizeTimeSeries(labels *Labels, value float64, tsMillis int64) int {
+	return SizeWriteRequestTimeseries(labels.Len() + SizeTimeSeriesSamples(sampleSize(value, tsMillis)))
 }
 
 // AppendTimeSeries appends one complete WriteRequest.timeseries field: the pre-encoded labels
-// block (a run of AppendLabel output, sorted by name) followed by one Sample. The value's bits
-// are written exactly, so NaN payloads such as StaleNaN survive.
-func AppendTimeSeries(dst []byte, labels []byte, value float64, tsMillis int64) []byte {
+// followed by one Sample. The value's bits are written exactly, so NaN payloads such as
+// StaleNaN survive.
+func AppendTimeSeries(dst []byte, labels *Labels, value float64, tsMillis int64) []byte {
 	sample := sampleSize(value, tsMillis)
-	dst = AppendWriteRequestTimeseries(dst, len(labels)+SizeTimeSeriesSamples(sample))
-	dst = append(dst, labels...)
+	dst = AppendWriteRequestTimeseries(dst, labels.Len()+SizeTimeSeriesSamples(sample))
+	dst = labels.AppendTo(dst)
 	dst = AppendTimeSeriesSamples(dst, sample)
 	dst = AppendSampleValue(dst, value)
 	return AppendSampleTimestamp(dst, tsMillis)

@@ -8,12 +8,21 @@ import (
 	"testing"
 )
 
-func encodeLabels(ls []label) []byte {
-	var b []byte
-	for _, l := range ls {
-		b = AppendLabel(b, l.Name, l.Value)
+// encodeLabels encodes ls as the series table does: the labels before the first __name__ in
+// Head, that label in Name, the rest in Tail (all in Head when there is none), so every test
+// goes through the three-part form.
+func encodeLabels(ls []label) *Labels {
+	var l Labels
+	part := &l.Head
+	for _, x := range ls {
+		if x.Name == "__name__" && part == &l.Head {
+			l.Name = AppendLabel(nil, x.Name, x.Value)
+			part = &l.Tail
+			continue
+		}
+		*part = AppendLabel(*part, x.Name, x.Value)
 	}
-	return b
+	return &l
 }
 
 func TestAppendTimeSeries(t *testing.T) {
@@ -114,5 +123,17 @@ func TestAppendLabelAllocs(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Fatalf("AppendLabel allocates %.1f times a run, want 0", allocs)
+	}
+}
+
+func TestAppendLabelBytes(t *testing.T) {
+	for _, tc := range []struct{ name, value string }{
+		{"scenario", "default"}, {"group", ""}, {"", "v"}, {"", ""},
+		{"long", strings.Repeat("v", 300)}, {"jp", "日本語 🚀"},
+	} {
+		want := AppendLabel([]byte("x"), tc.name, tc.value)
+		if got := AppendLabelBytes([]byte("x"), tc.name, []byte(tc.value)); !bytes.Equal(got, want) {
+			t.Errorf("AppendLabelBytes(%q, %q) = % x, AppendLabel wrote % x", tc.name, tc.value, got, want)
+		}
 	}
 }

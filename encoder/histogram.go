@@ -26,16 +26,16 @@ type Histogram struct {
 
 // SizeHistogramSeries returns exactly how many bytes AppendHistogramSeries appends for these
 // arguments.
-func SizeHistogramSeries(labels []byte, h *Histogram, tsMillis int64) int {
-	return SizeWriteRequestTimeseries(len(labels) + SizeTimeSeriesHistograms(histogramSize(h, tsMillis)))
+func SizeHistogramSeries(labels *Labels, h *Histogram, tsMillis int64) int {
+	return SizeWriteRequestTimeseries(labels.Len() + SizeTimeSeriesHistograms(histogramSize(h, tsMillis)))
 }
 
 // AppendHistogramSeries appends one complete WriteRequest.timeseries field carrying a native
-// histogram: the pre-encoded labels block (AppendLabel output) and one Histogram.
-func AppendHistogramSeries(dst []byte, labels []byte, h *Histogram, tsMillis int64) []byte {
+// histogram: the pre-encoded labels and one Histogram.
+func AppendHistogramSeries(dst []byte, labels *Labels, h *Histogram, tsMillis int64) []byte {
 	body := histogramSize(h, tsMillis)
-	dst = AppendWriteRequestTimeseries(dst, len(labels)+SizeTimeSeriesHistograms(body))
-	dst = append(dst, labels...)
+	dst = AppendWriteRequestTimeseries(dst, labels.Len()+SizeTimeSeriesHistograms(body))
+	dst = labels.AppendTo(dst)
 	dst = AppendTimeSeriesHistograms(dst, body)
 	dst = AppendHistogramCountInt(dst, h.Count)
 	dst = AppendHistogramSum(dst, h.Sum)

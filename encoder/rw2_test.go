@@ -260,7 +260,7 @@ func TestAppendLabelRefsRejectsMalformed(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var st Symbols
-			if _, err := st.AppendLabelRefs(nil, tc.labels); err == nil {
+			if _, err := st.AppendLabelRefs(nil, &Labels{Tail: tc.labels}); err == nil {
 				t.Fatalf("accepted % x", tc.labels)
 			}
 		})

@@ -84,10 +84,20 @@ func (s *Symbols) AppendSymbols(dst []byte) []byte {
 	return dst
 }
 
-// AppendLabelRefs interns every label of a labels block (a run of AppendLabel output) and
-// appends its name and value refs to refs, so one encoding of a series' labels serves both
-// protocols.
-func (s *Symbols) AppendLabelRefs(refs []uint32, labels []byte) ([]uint32, error) {
+// AppendLabelRefs interns every label of a series' pre-encoded labels, in order, and appends
+// its name and value refs to refs, so one encoding of a series' labels serves both protocols.
+func (s *Symbols) AppendLabelRefs(refs []uint32, labels *Labels) ([]uint32, error) {
+	var err error
+	for _, part := range [...][]byte{labels.Head, labels.Name, labels.Tail} {
+		if refs, err = s.appendBlockRefs(refs, part); err != nil {
+			return refs, err
+		}
+	}
+	return refs, nil
+}
+
+// appendBlockRefs is AppendLabelRefs for one run of AppendLabel output.
+func (s *Symbols) appendBlockRefs(refs []uint32, labels []byte) ([]uint32, error) {
 	for len(labels) > 0 {
 		body, rest, err := cutField(labels, tagTimeSeriesLabels)
 		if err != nil {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/VictoriaMetrics/easyproto"
 
+	"xk6-output-penelopa/encoder"
 	"xk6-output-penelopa/series"
 )
 
@@ -25,8 +26,9 @@ const declarations = `{"type":"Metric","data":{"name":"my_counter","type":"count
 `
 
 // labelString decodes a label block with easyproto into "name=value,...".
-func labelString(t testing.TB, b []byte) string {
+func labelString(t testing.TB, l encoder.Labels) string {
 	t.Helper()
+	b := l.AppendTo(nil)
 	var out []string
 	var fc, lc easyproto.FieldContext
 	for len(b) > 0 {

@@ -13,7 +13,9 @@
 // are dropped, and so are tags listed in Options.DropLabels (series that differed only by them
 // become one series fed by all their tag sets). A tag named like a const label (or __name__)
 // becomes exported_<name>; of several tags sanitising to one name the first in byte order of
-// the original names wins. Labels are sorted by name and encoded once per output series.
+// the original names wins. Labels are sorted by name and encoded once per k6 series, in one
+// block its output series share; each adds its family's __name__ label, encoded once per
+// family, when the flush hands it out (see entry).
 //
 // Concurrency: ingest must never wait for a flush's work. The ingest goroutine takes the lock
 // (Lock/Unlock) once per block of lines and calls Declare, Observe and Insert under it.
@@ -38,7 +40,7 @@
 //     itself, under its own lock and at its own pace: when a point or a new series meets one,
 //     or a new series takes its slot (a few map deletions per new series).
 //   - Entries live in fixed chunks that never move, so the flush reads them while ingest adds
-//     more. An evicted series' slot, label blocks included, is reused only after the next
+//     more. An evicted series' slot, label block included, is reused only after the next
 //     Snapshot or Final has begun, when the caller no longer reads its staleness markers.
 //
 // So ingest waits for a flush at most for one swap, plus however long the runtime takes to
@@ -66,6 +68,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"unicode/utf8"
 
 	"xk6-output-penelopa/encoder"
 )
@@ -148,35 +151,50 @@ var ErrUndeclared = errors.New("metric not declared")
 // Tag is one stream tag of a new series, as raw (unescaped) bytes valid only during Insert.
 type Tag struct{ Name, Value []byte }
 
-// Sample is one output series' value at a flush: its pre-encoded label block and either a
-// float Value or, for a native-histogram series, Hist. Labels, Hist (with its slices) and Meta
-// are owned by the table; Labels and Hist stay valid until the next call to Snapshot or Final,
-// Meta for the table's lifetime.
+// Sample is one output series' value at a flush: its pre-encoded labels and either a float
+// Value or, for a native-histogram series, Hist. Labels (the k6 series' shared block around
+// its family's __name__ label), Hist (with its slices) and Meta are owned by the table; Labels
+// and Hist stay valid until the next call to Snapshot or Final (with SnapshotTo and FinalTo:
+// until the Sink returns), Meta for the table's lifetime.
 type Sample struct {
-	Labels []byte
+	Labels encoder.Labels
 	Value  float64            // the float value; staleness markers are StaleNaN here, Hist nil
 	Hist   *encoder.Histogram // the native histogram value, nil for a float sample
 	Meta   *Meta              // the metadata of the series' family, for remote write 2.0
 }
 
+// Sink takes a flush's samples batch by batch (SnapshotTo, FinalTo), so a flush of many
+// series never holds all their samples at once. A batch is valid only during the call.
+type Sink interface {
+	Samples(batch []Sample)
+}
+
 // metric is one declared k6 metric.
 type metric struct {
-	name     string
-	kind     Kind
-	contains Contains
-	outNames []string // __name__ of each output series, in output order
-	metas    []Meta   // metadata of each output series' family, parallel to outNames
+	name       string
+	kind       Kind
+	contains   Contains
+	outNames   []string // __name__ of each output series, in output order
+	nameLabels [][]byte // the __name__ label of each output series, encoded once (AppendLabel)
+	metas      []Meta   // metadata of each output series' family, parallel to outNames
 }
 
 // entry is one k6 series: a metric and a tag set (after DropLabels). Its fields have three
 // owners (see the package comment), and each is touched by its owner only.
+//
+// Memory per series is what a table of very many series is made of, so an entry keeps its
+// labels once: one block of every label but __name__ (AppendLabel output, sorted), shared by
+// all its output series, each of which adds its family's pre-encoded __name__ label at split
+// when the flush hands it out (Sample.Labels). The same block is the series' canonical
+// identity: Table.canon maps its hash to the entry, and a hit is confirmed by comparing
+// blocks, so no second copy of the label set is kept for lookups.
 type entry struct {
 	// Identity: written by ingest, under the lock, when it takes the slot for a new series;
 	// read-only afterwards until the flush has evicted the series and freed the slot.
 	m      *metric
-	buf    []byte   // every output label block, back to back
-	blocks [][]byte // the label block of each output series, slices of buf
-	hist   *[2]histogram
+	labels []byte // every label but __name__, encoded and sorted; __name__ goes at split
+	split  int32  // labels[:split] sort before __name__, labels[split:] after it
+	tr     *trend // a trend's histograms and values; kept across slot reuse for the slot's next trend
 
 	// state is the epoch ingest last claimed the series in (its first point of that epoch),
 	// or dead once the flush evicted it. The one field both sides write: ingest claims with a
@@ -185,21 +203,25 @@ type entry struct {
 	state atomic.Uint64
 
 	// Ingest's: read and written under the lock only.
-	canon    string        // key in Table.canon: metric name and final labels; "" once unlinked
-	firstKey int32         // first raw key pointing here (several when DropLabels merged tag sets)
-	wrote    uint64        // the epoch of ingest's last successful claim (state's value then)
-	v        [2][2]float64 // aggregate copies per epoch parity: counter total, gauge last, rate passes and samples
-
-	// The flush's: read and written by Snapshot and Final only, never under the lock.
-	listed  bool               // reported by the flush; false for a free slot or a series not yet taken in
-	lastGen uint64             // generation of the last point the flush has taken in
-	vals    []float64          // value of each output series as last computed; in inline when it fits
-	inline  [3]float64         // room for vals of counters, gauges, rates and trends with up to 3 stats
-	native  *encoder.Histogram // the trend as sent when trends are native histograms; kept across slot reuse
+	firstKey  int32         // first raw key pointing here (several when DropLabels merged tag sets); -1 once unlinked
+	canonNext int32         // next entry in the same Table.canon chain, -1 at the end
+	v         [2][2]float64 // aggregate copies per epoch parity: counter total, gauge last, rate passes and samples
 
 	// nextFree links an evicted slot into the flush's pending chain and then, handed over
 	// under the lock, into ingest's reuse chain.
 	nextFree int32
+
+	// The flush's: read and written by Snapshot and Final only, never under the lock.
+	lastGen uint32     // generation of the last point the flush has taken in (modulo 2^32)
+	listed  bool       // reported by the flush; false for a free slot or a series not yet taken in
+	last    [2]float64 // counter total, gauge last, or rate passes and samples, as last taken in
+}
+
+// trend is the part of an entry only trends have, allocated once per slot.
+type trend struct {
+	h      [2]histogram       // the aggregate copies per epoch parity (ingest's, like entry.v)
+	stats  []float64          // each trend stat as last computed (the flush's)
+	native *encoder.Histogram // the trend as sent when trends are native histograms (the flush's)
 }
 
 // dead is entry.state once the flush has evicted the series.
@@ -219,22 +241,24 @@ type chunk [chunkLen]entry
 // slotAt returns slot i of the chunk directory dir.
 func slotAt(dir []*chunk, i int32) *entry { return &dir[i>>chunkShift][i&chunkMask] }
 
-// rawKey maps one (metric name, raw tags bytes) pair to its entry.
+// rawKey maps one (metric name, raw tags bytes) pair to its entry. The name is not stored:
+// it is the entry's metric's.
 type rawKey struct {
-	key     []byte // metric name followed by the raw tags object
-	nameLen int
-	hash    uint64
-	entry   int32
-	next    int32 // next key with the same hash, -1 at the end
-	sib     int32 // next key of the same entry, -1 at the end
+	tags  []byte // the raw tags object
+	entry int32
+	next  int32 // next key with the same hash, -1 at the end
+	sib   int32 // next key of the same entry, -1 at the end
 }
+
+// key returns raw key k.
+func (t *Table) key(k int32) *rawKey { return &t.keys[k>>chunkShift][k&chunkMask] }
 
 // lbl is a candidate label of a new series.
 type lbl struct {
 	name  string
 	tag   bool   // from the stream (const labels sort first among equal names)
 	orig  []byte // original tag name, to order tags sanitising to the same name
-	value string
+	value []byte // valid during Insert only
 }
 
 // Table holds every live series. Snapshot, Final, Len and Metadata are safe for concurrent
@@ -246,7 +270,7 @@ type Table struct {
 	consts     []lbl
 	drop       map[string]struct{}
 	ttl        uint64
-	maxBuckets int
+	maxBuckets int32
 	native     bool // trends as native histograms
 	histSchema int8 // schema trend histograms start at: HistogramSchema when native, else 7
 	seed       maphash.Seed
@@ -259,21 +283,20 @@ type Table struct {
 	families map[string]struct{} // families in metaList
 
 	metrics map[string]*metric
-	index   map[uint64]int32 // hash of (name, raw tags) -> first rawKey
-	keys    []rawKey
-	freeKey int32            // first free rawKey, chained by next; -1 when none
-	canon   map[string]int32 // metric name + final labels -> entry
-	slots   []*chunk         // chunk directory; append-only
-	nslots  int32            // slots handed out so far
-	reuse   int32            // first slot evicted by the flush and handed over, -1 when none
-	epoch   uint64           // advanced by every Snapshot and Final
-	changed [2][]int32       // slots claimed in an epoch, by epoch parity, each once
+	index   map[uint64]int32    // hash of (name, raw tags) -> first rawKey
+	keys    []*[chunkLen]rawKey // raw keys in fixed chunks, so the table never copies them to grow
+	nkeys   int32               // raw keys handed out so far
+	freeKey int32               // first free rawKey, chained by next; -1 when none
+	canon   map[uint64]int32    // hash of metric name and label block -> first entry, chained by canonNext
+	slots   []*chunk            // chunk directory; append-only
+	nslots  int32               // slots handed out so far
+	reuse   int32               // first slot evicted by the flush and handed over, -1 when none
+	epoch   uint64              // advanced by every Snapshot and Final
+	changed [2][]int32          // slots claimed in an epoch, by epoch parity, each once
 
 	tagNames map[string]string // raw tag name -> final label name ("" drops the tag)
-	in       interner
 	lbls     []lbl
-	scratch  []byte
-	ends     []int
+	scratch  []byte // the label block of the series being inserted
 
 	flushMu sync.Mutex // serialises Snapshot and Final: guards the fields below
 
@@ -310,18 +333,17 @@ func NewTable(opts Options) (*Table, error) {
 		stats:      stats,
 		drop:       make(map[string]struct{}),
 		ttl:        uint64(opts.TTL),
-		maxBuckets: opts.MaxBuckets,
+		maxBuckets: int32(opts.MaxBuckets),
 		native:     opts.NativeHistograms,
 		histSchema: defaultSchema,
 		families:   make(map[string]struct{}),
 		metrics:    make(map[string]*metric),
 		seed:       maphash.MakeSeed(),
 		index:      make(map[uint64]int32),
-		canon:      make(map[string]int32),
+		canon:      make(map[uint64]int32),
 		freeKey:    -1,
 		reuse:      -1,
 		tagNames:   make(map[string]string),
-		in:         interner{values: make(map[string]string)},
 		pendHead:   -1,
 		pendTail:   -1,
 	}
@@ -343,7 +365,7 @@ func NewTable(opts Options) (*Table, error) {
 				return nil, fmt.Errorf("series: const label %q: duplicate label name %q", c.Name, name)
 			}
 		}
-		t.consts = append(t.consts, lbl{name: name, value: c.Value})
+		t.consts = append(t.consts, lbl{name: name, value: []byte(c.Value)})
 	}
 	for _, d := range opts.DropLabels {
 		t.drop[d] = struct{}{}
@@ -372,6 +394,9 @@ func (t *Table) Declare(name string, kind Kind, contains Contains) error {
 	}
 	m := &metric{name: name, kind: kind, contains: contains}
 	m.outNames, m.metas = t.familiesOf(name, kind, contains)
+	for _, out := range m.outNames {
+		m.nameLabels = append(m.nameLabels, encoder.AppendLabel(nil, "__name__", out))
+	}
 	t.metrics[name] = m
 	for _, md := range m.metas {
 		if _, dup := t.families[md.Family]; !dup {
@@ -398,6 +423,12 @@ func (t *Table) hash(name, rawTags []byte) uint64 {
 	return maphash.Bytes(t.seed, rawTags) ^ (maphash.Bytes(t.seed, name) * 0x9e3779b97f4a7c15)
 }
 
+// hashString is hash for a name held as a string: the same value, as maphash hashes a string
+// and its bytes alike, so a raw key's hash is recomputed rather than stored.
+func (t *Table) hashString(name string, rawTags []byte) uint64 {
+	return maphash.Bytes(t.seed, rawTags) ^ (maphash.String(t.seed, name) * 0x9e3779b97f4a7c15)
+}
+
 // Observe adds value v to the known series (metric name, raw tags object bytes) and reports
 // whether it was known; it allocates nothing. On false, decode the tags and call Insert.
 // The caller holds the lock.
@@ -417,8 +448,8 @@ func (t *Table) lookup(name, rawTags []byte) int32 {
 		return -1
 	}
 	for k >= 0 {
-		rk := &t.keys[k]
-		if bytes.Equal(rk.key[:rk.nameLen], name) && bytes.Equal(rk.key[rk.nameLen:], rawTags) {
+		rk := t.key(k)
+		if bytes.Equal(rk.tags, rawTags) && slotAt(t.slots, rk.entry).m.name == string(name) {
 			return rk.entry
 		}
 		k = rk.next
@@ -433,20 +464,20 @@ func (t *Table) lookup(name, rawTags []byte) int32 {
 // newer, and lists the entry as changed.
 func (t *Table) claim(ei int32) bool {
 	e := slotAt(t.slots, ei)
-	if e.wrote == t.epoch {
+	w := e.state.Load() // only ingest moves it off dead, so a live value is its own last claim
+	if w == t.epoch {
 		return true
 	}
-	if !e.state.CompareAndSwap(e.wrote, t.epoch) {
+	if w == dead || !e.state.CompareAndSwap(w, t.epoch) {
 		return false
 	}
 	p := t.epoch & 1
-	if e.wrote&1 != p {
+	if w&1 != p {
 		e.v[p] = e.v[p^1]
-		if e.m.kind == Trend { // e.hist may also be a former trend's, kept for the slot's next trend
-			e.hist[p].syncFrom(&e.hist[p^1])
+		if e.m.kind == Trend { // e.tr may also be a former trend's, kept for the slot's next trend
+			e.tr.h[p].syncFrom(&e.tr.h[p^1])
 		}
 	}
-	e.wrote = t.epoch
 	t.changed[p] = append(t.changed[p], ei)
 	return true
 }
@@ -469,7 +500,7 @@ func (t *Table) apply(e *entry, v float64) {
 		if e.m.contains == Time {
 			v /= 1000
 		}
-		e.hist[t.epoch&1].observe(v)
+		e.tr.h[t.epoch&1].observe(v)
 	}
 }
 
@@ -491,30 +522,25 @@ func (t *Table) Insert(name, rawTags []byte, tags []Tag, v float64) error {
 		}
 		t.unlink(old) // evicted: the series starts afresh
 	}
-	t.buildLabels(tags)
-	t.scratch = append(t.scratch[:0], m.name...)
-	for _, l := range t.lbls {
-		t.scratch = append(t.scratch, 0)
-		t.scratch = append(t.scratch, l.name...)
-		t.scratch = append(t.scratch, 0)
-		t.scratch = append(t.scratch, l.value...)
-	}
-	ei, ok := t.canon[string(t.scratch)]
-	if ok && !t.claim(ei) {
+	split := t.buildLabels(tags)
+	ch := t.canonHash(m, t.scratch)
+	ei := t.findCanon(m, ch)
+	if ei >= 0 && !t.claim(ei) {
 		t.unlink(ei) // another tag set of the same series, evicted
-		ok = false
+		ei = -1
 	}
-	if !ok {
-		ei = t.newEntry(m)
+	if ei < 0 {
+		ei = t.newEntry(m, split, ch)
 	}
 	t.addKey(name, rawTags, h, ei)
 	t.apply(slotAt(t.slots, ei), v)
 	return nil
 }
 
-// buildLabels fills t.lbls with the final, sorted labels of a new series: tags renamed,
-// dropped or deduplicated as documented on the package, plus the const labels.
-func (t *Table) buildLabels(tags []Tag) {
+// buildLabels encodes the label block of a new series into t.scratch: its final, sorted
+// labels (tags renamed, dropped or deduplicated as documented on the package, plus the const
+// labels) but __name__. It returns the offset where __name__ goes.
+func (t *Table) buildLabels(tags []Tag) int32 {
 	t.lbls = append(t.lbls[:0], t.consts...)
 	for _, tg := range tags {
 		if len(tg.Value) == 0 {
@@ -524,7 +550,13 @@ func (t *Table) buildLabels(tags []Tag) {
 		if name == "" {
 			continue
 		}
-		t.lbls = append(t.lbls, lbl{name: name, tag: true, orig: tg.Name, value: t.in.value(tg.Value)})
+		v := tg.Value
+		if !utf8.Valid(v) {
+			// k6's JSON can carry a lone \ud800 escape; a protobuf receiver would reject the
+			// whole request for one invalid string, so send U+FFFD in place of bad bytes.
+			v = bytes.ToValidUTF8(v, []byte("\uFFFD"))
+		}
+		t.lbls = append(t.lbls, lbl{name: name, tag: true, orig: tg.Name, value: v})
 	}
 	slices.SortFunc(t.lbls, func(a, b lbl) int {
 		if c := strings.Compare(a.name, b.name); c != 0 {
@@ -539,6 +571,40 @@ func (t *Table) buildLabels(tags []Tag) {
 		return bytes.Compare(a.orig, b.orig)
 	})
 	t.lbls = slices.CompactFunc(t.lbls, func(a, b lbl) bool { return a.name == b.name })
+	t.scratch = t.scratch[:0]
+	split := int32(-1)
+	for _, l := range t.lbls {
+		if split < 0 && l.name > "__name__" {
+			split = int32(len(t.scratch))
+		}
+		t.scratch = encoder.AppendLabelBytes(t.scratch, l.name, l.value)
+	}
+	if split < 0 {
+		split = int32(len(t.scratch))
+	}
+	return split
+}
+
+// canonHash hashes a series' identity: its metric and label block.
+func (t *Table) canonHash(m *metric, block []byte) uint64 {
+	return maphash.Bytes(t.seed, block) ^ (maphash.String(t.seed, m.name) * 0x9e3779b97f4a7c15)
+}
+
+// findCanon returns the entry of metric m whose label block is t.scratch, live or evicted but
+// not yet unlinked, or -1; h is their canonHash.
+func (t *Table) findCanon(m *metric, h uint64) int32 {
+	ei, ok := t.canon[h]
+	if !ok {
+		return -1
+	}
+	for ei >= 0 {
+		e := slotAt(t.slots, ei)
+		if e.m == m && bytes.Equal(e.labels, t.scratch) {
+			return ei
+		}
+		ei = e.canonNext
+	}
+	return -1
 }
 
 // tagName returns the label name for raw tag name b: sanitised, "exported_" prefixed when it
@@ -563,11 +629,11 @@ func (t *Table) tagName(b []byte) string {
 	return name
 }
 
-// newEntry creates a live entry for metric m with the labels in t.lbls and t.scratch as its
-// canonical key, claimed and listed as changed in the current epoch. It reuses the slot (and
-// buffers) of a series the flush evicted when there is one, unlinking it first if no point
-// did so meanwhile.
-func (t *Table) newEntry(m *metric) int32 {
+// newEntry creates a live entry for metric m with the label block in t.scratch (__name__ at
+// split; ch its canonHash), claimed and listed as changed in the current epoch. It reuses the
+// slot (and buffers) of a series the flush evicted when there is one, unlinking it first if no
+// point did so meanwhile.
+func (t *Table) newEntry(m *metric, split int32, ch uint64) int32 {
 	ei := t.reuse
 	if ei >= 0 {
 		t.reuse = slotAt(t.slots, ei).nextFree
@@ -582,39 +648,22 @@ func (t *Table) newEntry(m *metric) int32 {
 	e := slotAt(t.slots, ei)
 	e.m = m
 	e.firstKey = -1
-	e.canon = string(t.scratch)
-	t.canon[e.canon] = ei
-
-	// Labels sort by name; "__name__" goes between the names below and above it.
-	split, _ := slices.BinarySearchFunc(t.lbls, "__name__", func(l lbl, s string) int { return strings.Compare(l.name, s) })
-	e.buf = e.buf[:0]
-	t.ends = t.ends[:0]
-	for _, out := range m.outNames {
-		for _, l := range t.lbls[:split] {
-			e.buf = encoder.AppendLabel(e.buf, l.name, l.value)
-		}
-		e.buf = encoder.AppendLabel(e.buf, "__name__", out)
-		for _, l := range t.lbls[split:] {
-			e.buf = encoder.AppendLabel(e.buf, l.name, l.value)
-		}
-		t.ends = append(t.ends, len(e.buf))
+	e.labels = append(e.labels[:0], t.scratch...)
+	e.split = split
+	e.canonNext = -1
+	if head, ok := t.canon[ch]; ok {
+		e.canonNext = head
 	}
-	e.blocks = e.blocks[:0]
-	start := 0
-	for _, end := range t.ends {
-		e.blocks = append(e.blocks, e.buf[start:end:end])
-		start = end
-	}
+	t.canon[ch] = ei
 
 	p := t.epoch & 1
 	e.v[p] = [2]float64{}
 	if m.kind == Trend {
-		if e.hist == nil {
-			e.hist = new([2]histogram) // its buckets are reused by every later trend of this slot
+		if e.tr == nil {
+			e.tr = new(trend) // its buckets are reused by every later trend of this slot
 		}
-		e.hist[p].reset(t.maxBuckets, t.histSchema)
+		e.tr.h[p].reset(t.maxBuckets, t.histSchema)
 	}
-	e.wrote = t.epoch
 	e.state.Store(t.epoch)
 	t.changed[p] = append(t.changed[p], ei)
 	t.live.Add(1)
@@ -626,15 +675,16 @@ func (t *Table) addKey(name, rawTags []byte, h uint64, ei int32) {
 	var k int32
 	if t.freeKey >= 0 {
 		k = t.freeKey
-		t.freeKey = t.keys[k].next
+		t.freeKey = t.key(k).next
 	} else {
-		t.keys = append(t.keys, rawKey{})
-		k = int32(len(t.keys) - 1)
+		if int(t.nkeys) == len(t.keys)*chunkLen {
+			t.keys = append(t.keys, new([chunkLen]rawKey))
+		}
+		k = t.nkeys
+		t.nkeys++
 	}
-	rk := &t.keys[k]
-	rk.key = append(append(rk.key[:0], name...), rawTags...)
-	rk.nameLen = len(name)
-	rk.hash = h
+	rk := t.key(k)
+	rk.tags = append(rk.tags[:0], rawTags...)
 	rk.entry = ei
 	rk.next = -1
 	if head, ok := t.index[h]; ok {
@@ -648,18 +698,19 @@ func (t *Table) addKey(name, rawTags []byte, h uint64, ei int32) {
 
 // removeKey unlinks raw key k from the index and frees it.
 func (t *Table) removeKey(k int32) {
-	rk := &t.keys[k]
-	head := t.index[rk.hash]
+	rk := t.key(k)
+	h := t.hashString(slotAt(t.slots, rk.entry).m.name, rk.tags)
+	head := t.index[h]
 	if head == k {
 		if rk.next < 0 {
-			delete(t.index, rk.hash)
+			delete(t.index, h)
 		} else {
-			t.index[rk.hash] = rk.next
+			t.index[h] = rk.next
 		}
 	} else {
-		for p := head; p >= 0; p = t.keys[p].next {
-			if t.keys[p].next == k {
-				t.keys[p].next = rk.next
+		for p := head; p >= 0; p = t.key(p).next {
+			if t.key(p).next == k {
+				t.key(p).next = rk.next
 				break
 			}
 		}
@@ -673,17 +724,30 @@ func (t *Table) removeKey(k int32) {
 // when a new series takes its slot. Until then its keys only lead to a dead entry.
 func (t *Table) unlink(ei int32) {
 	e := slotAt(t.slots, ei)
-	if e.canon == "" {
+	if e.firstKey < 0 {
 		return
 	}
 	for k := e.firstKey; k >= 0; {
-		next := t.keys[k].sib
+		next := t.key(k).sib
 		t.removeKey(k)
 		k = next
 	}
 	e.firstKey = -1
-	delete(t.canon, e.canon)
-	e.canon = ""
+	h := t.canonHash(e.m, e.labels)
+	if head := t.canon[h]; head == ei {
+		if e.canonNext < 0 {
+			delete(t.canon, h)
+		} else {
+			t.canon[h] = e.canonNext
+		}
+	} else {
+		for p := head; p >= 0; p = slotAt(t.slots, p).canonNext {
+			if q := slotAt(t.slots, p); q.canonNext == ei {
+				q.canonNext = e.canonNext
+				break
+			}
+		}
+	}
 }
 
 // Len returns the number of live k6 series.

@@ -166,7 +166,7 @@ func BenchmarkFlushEncode(b *testing.B) {
 					rest = rest[len(batch):]
 					raw = raw[:0]
 					for i := range batch {
-						raw = encoder.AppendTimeSeries(raw, batch[i].Labels, batch[i].Value, ts)
+						raw = encoder.AppendTimeSeries(raw, &batch[i].Labels, batch[i].Value, ts)
 					}
 					body = s2.EncodeSnappy(body[:cap(body)], raw)
 					bytesOut += len(body)

@@ -27,36 +27,73 @@ func staleNaN() float64 { return math.Float64frombits(encoder.StaleNaN) }
 // decision added later must use it rather than the wall clock, so that passing a replayed
 // stream's clock stays correct (TestSnapshotUsesNoClock guards this).
 func (t *Table) Snapshot(dst []Sample, now time.Time) []Sample {
+	return t.snapshot(dst, nil)
+}
+
+// SnapshotTo is Snapshot handing the samples to sink in batches of at most cap(batch) (at
+// least one k6 series' samples), so a flush's memory does not grow with the series; it
+// returns batch, emptied, for reuse.
+func (t *Table) SnapshotTo(now time.Time, batch []Sample, sink Sink) []Sample {
+	return t.snapshot(batch[:0], sink)
+}
+
+// snapshot appends to dst, or with a sink, batches through dst.
+func (t *Table) snapshot(dst []Sample, sink Sink) []Sample {
 	t.flushMu.Lock()
 	defer t.flushMu.Unlock()
 	dir, n, epoch := t.swap()
 	for i := range n {
 		e := slotAt(dir, i)
-		switch {
-		case !e.listed:
-		case t.ttl > 0 && t.gen-e.lastGen >= t.ttl && t.evict(dir, i, epoch):
+		if !e.listed {
+			continue
+		}
+		dst = emit(dst, len(e.m.outNames), sink)
+		if t.ttl > 0 && uint64(uint32(t.gen)-e.lastGen) >= t.ttl && t.evict(dir, i, epoch) {
 			dst = appendStale(dst, e)
-		default:
+		} else {
 			dst = t.appendValues(dst, e)
 		}
 	}
 	t.gen++
-	return dst
+	return emit(dst, cap(dst)+1, sink)
 }
 
 // Final appends a staleness marker for every live output series (end of test) and evicts
 // them all, except a series that receives a point while Final runs: that one stays live, to
 // be reported by the next Snapshot or Final.
 func (t *Table) Final(dst []Sample) []Sample {
+	return t.final(dst, nil)
+}
+
+// FinalTo is Final handing the staleness markers to sink in batches, like SnapshotTo.
+func (t *Table) FinalTo(batch []Sample, sink Sink) []Sample {
+	return t.final(batch[:0], sink)
+}
+
+// final appends to dst, or with a sink, batches through dst.
+func (t *Table) final(dst []Sample, sink Sink) []Sample {
 	t.flushMu.Lock()
 	defer t.flushMu.Unlock()
 	dir, n, epoch := t.swap()
 	for i := range n {
-		if e := slotAt(dir, i); e.listed && t.evict(dir, i, epoch) {
-			dst = appendStale(dst, e)
+		if e := slotAt(dir, i); e.listed {
+			dst = emit(dst, len(e.m.outNames), sink)
+			if t.evict(dir, i, epoch) {
+				dst = appendStale(dst, e)
+			}
 		}
 	}
-	return dst
+	return emit(dst, cap(dst)+1, sink)
+}
+
+// emit hands batch to sink, when there is one, if batch has no room for n more samples and
+// holds any; it returns batch, emptied if handed over.
+func emit(batch []Sample, n int, sink Sink) []Sample {
+	if sink == nil || len(batch) == 0 || len(batch)+n <= cap(batch) {
+		return batch
+	}
+	sink.Samples(batch)
+	return batch[:0]
 }
 
 // swap ends the current epoch under the lock, O(1): ingest moves to the other aggregate
@@ -90,44 +127,50 @@ func (t *Table) swap() ([]*chunk, int32, uint64) {
 // does not write during this epoch.
 func (t *Table) takeIn(e *entry, p uint64) {
 	m := e.m
-	if !e.listed {
-		e.listed = true
-		if n := len(m.outNames); n <= len(e.inline) {
-			e.vals = e.inline[:n]
-		} else {
-			e.vals = slices.Grow(e.vals[:0], n)[:n]
-		}
-		clear(e.vals)
-		if t.native && m.kind == Trend && e.native == nil {
-			e.native = new(encoder.Histogram) // its slices are reused by every later series of this slot
-		}
-	}
-	e.lastGen = t.gen
-	a := &e.v[p]
+	e.listed = true
+	e.lastGen = uint32(t.gen)
 	switch m.kind {
-	case Counter, Gauge:
-		e.vals[0] = a[0]
-	case Rate:
-		e.vals[0], e.vals[1], e.vals[2] = a[0]/a[1], a[0], a[1]
+	case Counter, Gauge, Rate:
+		e.last = e.v[p]
 	case Trend:
-		h := &e.hist[p]
+		h := &e.tr.h[p]
 		if t.native {
-			h.toNative(e.native, t.histSchema)
+			if e.tr.native == nil {
+				e.tr.native = new(encoder.Histogram) // its slices are reused by every later trend of this slot
+			}
+			h.toNative(e.tr.native, t.histSchema)
 			break
 		}
+		e.tr.stats = slices.Grow(e.tr.stats[:0], len(t.stats))[:len(t.stats)]
 		for j := range t.stats {
-			e.vals[j] = h.stat(&t.stats[j])
+			e.tr.stats[j] = h.stat(&t.stats[j])
 		}
 	}
 }
 
+// labelsOf returns output series j's labels: e's block around its family's __name__ label.
+func labelsOf(e *entry, j int) encoder.Labels {
+	return encoder.Labels{Head: e.labels[:e.split], Name: e.m.nameLabels[j], Tail: e.labels[e.split:]}
+}
+
 // appendValues appends the current value of each output series of e.
 func (t *Table) appendValues(dst []Sample, e *entry) []Sample {
-	if t.native && e.m.kind == Trend {
-		return append(dst, Sample{Labels: e.blocks[0], Hist: e.native, Meta: &e.m.metas[0]})
+	m := e.m
+	switch m.kind {
+	case Counter, Gauge:
+		return append(dst, Sample{Labels: labelsOf(e, 0), Value: e.last[0], Meta: &m.metas[0]})
+	case Rate:
+		passes, total := e.last[0], e.last[1]
+		return append(dst,
+			Sample{Labels: labelsOf(e, 0), Value: passes / total, Meta: &m.metas[0]},
+			Sample{Labels: labelsOf(e, 1), Value: passes, Meta: &m.metas[1]},
+			Sample{Labels: labelsOf(e, 2), Value: total, Meta: &m.metas[2]})
 	}
-	for j, b := range e.blocks {
-		dst = append(dst, Sample{Labels: b, Value: e.vals[j], Meta: &e.m.metas[j]})
+	if t.native {
+		return append(dst, Sample{Labels: labelsOf(e, 0), Hist: e.tr.native, Meta: &m.metas[0]})
+	}
+	for j, v := range e.tr.stats {
+		dst = append(dst, Sample{Labels: labelsOf(e, j), Value: v, Meta: &m.metas[j]})
 	}
 	return dst
 }
@@ -135,8 +178,8 @@ func (t *Table) appendValues(dst []Sample, e *entry) []Sample {
 // appendStale appends a staleness marker for each output series of e: a float StaleNaN even
 // for a native-histogram series, as Prometheus' own scrape loop writes it.
 func appendStale(dst []Sample, e *entry) []Sample {
-	for j, b := range e.blocks {
-		dst = append(dst, Sample{Labels: b, Value: staleNaN(), Meta: &e.m.metas[j]})
+	for j := range e.m.nameLabels {
+		dst = append(dst, Sample{Labels: labelsOf(e, j), Value: staleNaN(), Meta: &e.m.metas[j]})
 	}
 	return dst
 }

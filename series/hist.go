@@ -25,7 +25,7 @@ const (
 	minSchema         = -4
 	maxSchema         = 8
 	defaultMaxBuckets = 2048
-	initialBuckets    = 32
+	initialBuckets    = 4
 )
 
 // RelativeError returns the bound (b-1)/(b+1), b = 2^(2^-schema), on the relative error of a
@@ -40,18 +40,22 @@ func RelativeError(schema int) float64 {
 // billion values in one bucket of one series): then that side switches to 64-bit counts for
 // good (widen), so counts stay exact in any run.
 type buckets struct {
-	lo   int32    // bucket index of the first count
-	wide bool     // counts are in c64; else in c32
 	c32  []uint32 // the counts while narrow; first and last are non-zero
 	c64  []uint64 // the counts once wide
+	lo   int32    // bucket index of the first count
+	wide bool     // counts are in c64; else in c32
 	// dlo..dhi is the range of bucket indices counted since this copy of the histogram was
 	// last made equal to its twin (see histogram.syncFrom), when dirty.
 	dirty    bool
 	dlo, dhi int32
 }
 
-// span is the number of buckets between the lowest and highest index in use.
+// span is the number of buckets between the lowest and highest index in use; 0 for nil (a
+// histogram's negative side before its first negative value).
 func (b *buckets) span() int {
+	if b == nil {
+		return 0
+	}
 	if b.wide {
 		return len(b.c64)
 	}
@@ -207,6 +211,9 @@ func (b *buckets) clean() { b.dirty = false }
 
 // sameShape reports whether b and o cover the same buckets with the same count width.
 func (b *buckets) sameShape(o *buckets) bool {
+	if b == nil || o == nil {
+		return b.span() == 0 && o.span() == 0
+	}
 	return b.lo == o.lo && b.wide == o.wide && b.span() == o.span()
 }
 
@@ -254,21 +261,24 @@ func (b *buckets) copyRange(src *buckets) {
 type histogram struct {
 	schema     int8
 	reshaped   bool // layout changed since this copy was last made equal to its twin
-	maxBuckets int
+	maxBuckets int32
 	count      uint64
 	zero       uint64
 	sum        float64
 	min, max   float64
-	pos, neg   buckets
+	pos        buckets
+	neg        *buckets // allocated at the first negative value: most trends never see one
 }
 
 // reset empties h for reuse at the given schema, keeping bucket capacity.
-func (h *histogram) reset(maxBuckets int, schema int8) {
+func (h *histogram) reset(maxBuckets int32, schema int8) {
 	h.schema = schema
 	h.maxBuckets = maxBuckets
 	h.count, h.zero, h.sum, h.min, h.max = 0, 0, 0, 0, 0
 	h.pos.reset()
-	h.neg.reset()
+	if h.neg != nil {
+		h.neg.reset()
+	}
 	h.reshaped = true // the twin still holds an older series
 }
 
@@ -276,13 +286,15 @@ func (h *histogram) reset(maxBuckets int, schema int8) {
 // made equal to it: only the scalars and src's dirty bucket ranges are copied, or everything
 // when src was reshaped. h's own dirty state starts empty.
 func (h *histogram) syncFrom(src *histogram) {
-	if src.reshaped || h.schema != src.schema || !h.pos.sameShape(&src.pos) || !h.neg.sameShape(&src.neg) {
+	if src.reshaped || h.schema != src.schema || !h.pos.sameShape(&src.pos) || !h.neg.sameShape(src.neg) {
 		h.copyFrom(src)
 		return
 	}
 	h.maxBuckets, h.count, h.zero, h.sum, h.min, h.max = src.maxBuckets, src.count, src.zero, src.sum, src.min, src.max
 	h.pos.copyRange(&src.pos)
-	h.neg.copyRange(&src.neg)
+	if src.neg != nil && h.neg != nil { // equal shapes: both nil or empty, or both present
+		h.neg.copyRange(src.neg)
+	}
 	h.clean()
 }
 
@@ -290,7 +302,15 @@ func (h *histogram) syncFrom(src *histogram) {
 func (h *histogram) copyFrom(src *histogram) {
 	h.schema, h.maxBuckets, h.count, h.zero, h.sum, h.min, h.max = src.schema, src.maxBuckets, src.count, src.zero, src.sum, src.min, src.max
 	h.pos.copyFrom(&src.pos)
-	h.neg.copyFrom(&src.neg)
+	switch {
+	case src.neg != nil:
+		if h.neg == nil {
+			h.neg = new(buckets)
+		}
+		h.neg.copyFrom(src.neg)
+	case h.neg != nil:
+		h.neg.reset()
+	}
 	h.clean()
 }
 
@@ -298,7 +318,9 @@ func (h *histogram) copyFrom(src *histogram) {
 func (h *histogram) clean() {
 	h.reshaped = false
 	h.pos.clean()
-	h.neg.clean()
+	if h.neg != nil {
+		h.neg.clean()
+	}
 }
 
 // bucketIndex returns the index of the bucket (b^(i-1), b^i] holding magnitude m > 0.
@@ -324,15 +346,20 @@ func (h *histogram) observe(v float64) {
 		h.zero++
 		return
 	}
-	side, other, m := &h.pos, &h.neg, v
+	side, other, m := &h.pos, h.neg, v
 	if v < 0 {
-		side, other, m = &h.neg, &h.pos, -v
+		if h.neg == nil {
+			h.neg = new(buckets)
+		}
+		side, other, m = h.neg, &h.pos, -v
 	}
 	idx := bucketIndex(m, h.schema)
-	for side.spanWith(idx)+other.span() > h.maxBuckets && h.schema > minSchema {
+	for side.spanWith(idx)+other.span() > int(h.maxBuckets) && h.schema > minSchema {
 		h.schema--
 		h.pos.halve()
-		h.neg.halve()
+		if h.neg != nil {
+			h.neg.halve()
+		}
 		h.reshaped = true
 		idx = (idx + 1) >> 1
 	}

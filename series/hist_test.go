@@ -34,6 +34,14 @@ func (b *buckets) values() []uint64 {
 	return out
 }
 
+// loOf returns b's lowest bucket index, 0 for a nil side.
+func loOf(b *buckets) int32 {
+	if b == nil {
+		return 0
+	}
+	return b.lo
+}
+
 // sameHist reports how a and b differ in content (not in dirty state), or "".
 func sameHist(a, b *histogram) string {
 	switch {
@@ -44,9 +52,9 @@ func sameHist(a, b *histogram) string {
 	for _, s := range []struct {
 		name string
 		x, y *buckets
-	}{{"pos", &a.pos, &b.pos}, {"neg", &a.neg, &b.neg}} {
-		if s.x.lo != s.y.lo && s.x.span() > 0 || fmt.Sprint(s.x.values()) != fmt.Sprint(s.y.values()) {
-			return fmt.Sprintf("%s: lo %d %v, want lo %d %v", s.name, s.x.lo, s.x.values(), s.y.lo, s.y.values())
+	}{{"pos", &a.pos, &b.pos}, {"neg", a.neg, b.neg}} {
+		if loOf(s.x) != loOf(s.y) && s.x.span() > 0 || fmt.Sprint(s.x.values()) != fmt.Sprint(s.y.values()) {
+			return fmt.Sprintf("%s: lo %d %v, want lo %d %v", s.name, loOf(s.x), s.x.values(), loOf(s.y), s.y.values())
 		}
 	}
 	return ""

@@ -49,34 +49,5 @@ func isNameByte(c byte) bool {
 	return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
 }
 
-// interner shares label value strings across series. Values are cached in a bounded map that
-// is emptied when full, so high-cardinality values (ids) do not pin memory after their series
-// are evicted. (Tag names are interned by Table.tagNames with their final label name.)
-type interner struct {
-	values map[string]string
-}
-
-const (
-	maxInternedNames  = 4096 // distinct raw tag names remembered with their label name
-	maxInternedValues = 1 << 16
-)
-
-// value returns an interned copy of b (no allocation when known).
-func (in *interner) value(b []byte) string {
-	if s, ok := in.values[string(b)]; ok {
-		return s
-	}
-	if len(in.values) >= maxInternedValues {
-		clear(in.values)
-	}
-	s := string(b)
-	// A value that is not valid UTF-8 (k6's JSON can carry a lone \ud800 escape) would make a
-	// protobuf receiver reject the whole request; send it with U+FFFD in place of bad bytes.
-	// The map key stays the raw bytes, so the next lookup of the same value still hits.
-	v := s
-	if !utf8.ValidString(s) {
-		v = strings.ToValidUTF8(s, "\uFFFD")
-	}
-	in.values[s] = v
-	return v
-}
+// maxInternedNames caps the distinct raw tag names remembered with their label name.
+const maxInternedNames = 4096

@@ -54,7 +54,10 @@ func (h *histogram) toNative(dst *encoder.Histogram, schema int8) {
 	dst.Sum = h.sum
 	dst.ResetHint = encoder.ResetHintUnknown
 	dst.PositiveSpans, dst.PositiveDeltas = h.pos.appendSpans(dst.PositiveSpans[:0], dst.PositiveDeltas[:0], shift)
-	dst.NegativeSpans, dst.NegativeDeltas = h.neg.appendSpans(dst.NegativeSpans[:0], dst.NegativeDeltas[:0], shift)
+	dst.NegativeSpans, dst.NegativeDeltas = dst.NegativeSpans[:0], dst.NegativeDeltas[:0]
+	if h.neg != nil {
+		dst.NegativeSpans, dst.NegativeDeltas = h.neg.appendSpans(dst.NegativeSpans, dst.NegativeDeltas, shift)
+	}
 }
 
 // appendSpans appends the spans and deltas of b's buckets after reducing their schema by shift

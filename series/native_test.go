@@ -341,8 +341,8 @@ func TestNativeRoundTrip(t *testing.T) {
 				if int(h.Schema) > sent || (name == "constant" && int(h.Schema) != sent) {
 					t.Errorf("schema %d, configured %d", h.Schema, sent)
 				}
-				buf := encoder.AppendHistogramSeries(nil, snap[0].Labels, h, 1234)
-				if len(buf) != encoder.SizeHistogramSeries(snap[0].Labels, h, 1234) {
+				buf := encoder.AppendHistogramSeries(nil, &snap[0].Labels, h, 1234)
+				if len(buf) != encoder.SizeHistogramSeries(&snap[0].Labels, h, 1234) {
 					t.Fatal("size mismatch")
 				}
 				w := decodeHistSeries(t, buf)
@@ -460,7 +460,7 @@ func TestNativeQuantile(t *testing.T) {
 	tbl.Unlock()
 	sort.Float64s(vals)
 	snap := tbl.Snapshot(nil, time.Now())
-	w := decodeHistSeries(t, encoder.AppendHistogramSeries(nil, snap[0].Labels, snap[0].Hist, 0))
+	w := decodeHistSeries(t, encoder.AppendHistogramSeries(nil, &snap[0].Labels, snap[0].Hist, 0))
 	if w.schema != DefaultHistogramSchema {
 		t.Fatalf("schema %d", w.schema)
 	}
@@ -568,9 +568,9 @@ func TestNativeAllocs(t *testing.T) {
 		out = out[:0]
 		for _, s := range buf {
 			if s.Hist != nil {
-				out = encoder.AppendHistogramSeries(out, s.Labels, s.Hist, 1)
+				out = encoder.AppendHistogramSeries(out, &s.Labels, s.Hist, 1)
 			} else {
-				out = encoder.AppendTimeSeries(out, s.Labels, s.Value, 1)
+				out = encoder.AppendTimeSeries(out, &s.Labels, s.Value, 1)
 			}
 		}
 	})

@@ -16,8 +16,9 @@ import (
 )
 
 // decodeBlock reads a label block back with easyproto as "name=value" pairs in wire order.
-func decodeBlock(t testing.TB, b []byte) []string {
+func decodeBlock(t testing.TB, l encoder.Labels) []string {
 	t.Helper()
+	b := l.AppendTo(nil)
 	var out []string
 	var fc, lc easyproto.FieldContext
 	for len(b) > 0 {
@@ -579,7 +580,7 @@ func TestHistogramHalveExact(t *testing.T) {
 	a.pos.halve()
 	a.neg.halve()
 	a.neg.halve()
-	for _, side := range []struct{ x, y *buckets }{{&a.pos, &b.pos}, {&a.neg, &b.neg}} {
+	for _, side := range []struct{ x, y *buckets }{{&a.pos, &b.pos}, {a.neg, b.neg}} {
 		if side.x.lo != side.y.lo || fmt.Sprint(side.x.values()) != fmt.Sprint(side.y.values()) {
 			t.Fatalf("halved lo %d %v != direct lo %d %v", side.x.lo, side.x.span(), side.y.lo, side.y.span())
 		}
