@@ -191,10 +191,14 @@ type metric struct {
 type entry struct {
 	// Identity: written by ingest, under the lock, when it takes the slot for a new series;
 	// read-only afterwards until the flush has evicted the series and freed the slot.
-	m      *metric
-	labels []byte // every label but __name__, encoded and sorted; __name__ goes at split
-	split  int32  // labels[:split] sort before __name__, labels[split:] after it
-	tr     *trend // a trend's histograms and values; kept across slot reuse for the slot's next trend
+	m *metric
+	// buf is the label block, every label but __name__, encoded and sorted (buf[:nlabels];
+	// __name__ goes at split), followed by the raw tags object of the key that created the
+	// series: one allocation for both forms of the tags.
+	buf     []byte
+	nlabels int32
+	split   int32  // buf[:split] sort before __name__, buf[split:nlabels] after it
+	tr      *trend // a trend's histograms and values; kept across slot reuse for the slot's next trend
 
 	// state is the epoch ingest last claimed the series in (its first point of that epoch),
 	// or dead once the flush evicted it. The one field both sides write: ingest claims with a
@@ -241,17 +245,27 @@ type chunk [chunkLen]entry
 // slotAt returns slot i of the chunk directory dir.
 func slotAt(dir []*chunk, i int32) *entry { return &dir[i>>chunkShift][i&chunkMask] }
 
-// rawKey maps one (metric name, raw tags bytes) pair to its entry. The name is not stored:
-// it is the entry's metric's.
+// rawKey maps one (metric name, raw tags bytes) pair to its entry. Neither is stored here:
+// the name is the entry's metric's, and the tags are the tail of the entry's buf for the key
+// that created it (own), or in Table.extraTags for another tag set merged into the entry.
+// So raw keys hold no pointers, and the collector never scans them.
 type rawKey struct {
-	tags  []byte // the raw tags object
 	entry int32
 	next  int32 // next key with the same hash, -1 at the end
 	sib   int32 // next key of the same entry, -1 at the end
+	own   bool  // the tags are the entry's (entry.buf[nlabels:])
 }
 
 // key returns raw key k.
 func (t *Table) key(k int32) *rawKey { return &t.keys[k>>chunkShift][k&chunkMask] }
+
+// tagsOf returns the raw tags object of key k, whose entry is e.
+func (t *Table) tagsOf(k int32, e *entry) []byte {
+	if t.key(k).own {
+		return e.buf[e.nlabels:]
+	}
+	return t.extraTags[k]
+}
 
 // lbl is a candidate label of a new series.
 type lbl struct {
@@ -285,14 +299,17 @@ type Table struct {
 	metrics map[string]*metric
 	index   map[uint64]int32    // hash of (name, raw tags) -> first rawKey
 	keys    []*[chunkLen]rawKey // raw keys in fixed chunks, so the table never copies them to grow
-	nkeys   int32               // raw keys handed out so far
-	freeKey int32               // first free rawKey, chained by next; -1 when none
-	canon   map[uint64]int32    // hash of metric name and label block -> first entry, chained by canonNext
-	slots   []*chunk            // chunk directory; append-only
-	nslots  int32               // slots handed out so far
-	reuse   int32               // first slot evicted by the flush and handed over, -1 when none
-	epoch   uint64              // advanced by every Snapshot and Final
-	changed [2][]int32          // slots claimed in an epoch, by epoch parity, each once
+	// extraTags holds the raw tags of keys that are not their entry's own: tag sets that map
+	// to a series created by another (DropLabels merges, tags in another order).
+	extraTags map[int32][]byte
+	nkeys     int32            // raw keys handed out so far
+	freeKey   int32            // first free rawKey, chained by next; -1 when none
+	canon     map[uint64]int32 // hash of metric name and label block -> first entry, chained by canonNext
+	slots     []*chunk         // chunk directory; append-only
+	nslots    int32            // slots handed out so far
+	reuse     int32            // first slot evicted by the flush and handed over, -1 when none
+	epoch     uint64           // advanced by every Snapshot and Final
+	changed   [2][]int32       // slots claimed in an epoch, by epoch parity, each once
 
 	tagNames map[string]string // raw tag name -> final label name ("" drops the tag)
 	lbls     []lbl
@@ -341,6 +358,7 @@ func NewTable(opts Options) (*Table, error) {
 		seed:       maphash.MakeSeed(),
 		index:      make(map[uint64]int32),
 		canon:      make(map[uint64]int32),
+		extraTags:  make(map[int32][]byte),
 		freeKey:    -1,
 		reuse:      -1,
 		tagNames:   make(map[string]string),
@@ -449,7 +467,7 @@ func (t *Table) lookup(name, rawTags []byte) int32 {
 	}
 	for k >= 0 {
 		rk := t.key(k)
-		if bytes.Equal(rk.tags, rawTags) && slotAt(t.slots, rk.entry).m.name == string(name) {
+		if e := slotAt(t.slots, rk.entry); bytes.Equal(t.tagsOf(k, e), rawTags) && e.m.name == string(name) {
 			return rk.entry
 		}
 		k = rk.next
@@ -529,10 +547,11 @@ func (t *Table) Insert(name, rawTags []byte, tags []Tag, v float64) error {
 		t.unlink(ei) // another tag set of the same series, evicted
 		ei = -1
 	}
-	if ei < 0 {
-		ei = t.newEntry(m, split, ch)
+	own := ei < 0
+	if own {
+		ei = t.newEntry(m, split, ch, rawTags)
 	}
-	t.addKey(name, rawTags, h, ei)
+	t.addKey(rawTags, h, ei, own)
 	t.apply(slotAt(t.slots, ei), v)
 	return nil
 }
@@ -599,7 +618,7 @@ func (t *Table) findCanon(m *metric, h uint64) int32 {
 	}
 	for ei >= 0 {
 		e := slotAt(t.slots, ei)
-		if e.m == m && bytes.Equal(e.labels, t.scratch) {
+		if e.m == m && bytes.Equal(e.buf[:e.nlabels], t.scratch) {
 			return ei
 		}
 		ei = e.canonNext
@@ -630,10 +649,10 @@ func (t *Table) tagName(b []byte) string {
 }
 
 // newEntry creates a live entry for metric m with the label block in t.scratch (__name__ at
-// split; ch its canonHash), claimed and listed as changed in the current epoch. It reuses the
-// slot (and buffers) of a series the flush evicted when there is one, unlinking it first if no
-// point did so meanwhile.
-func (t *Table) newEntry(m *metric, split int32, ch uint64) int32 {
+// split; ch its canonHash) and raw tags object rawTags, claimed and listed as changed in the
+// current epoch. It reuses the slot (and buffers) of a series the flush evicted when there is
+// one, unlinking it first if no point did so meanwhile.
+func (t *Table) newEntry(m *metric, split int32, ch uint64, rawTags []byte) int32 {
 	ei := t.reuse
 	if ei >= 0 {
 		t.reuse = slotAt(t.slots, ei).nextFree
@@ -648,7 +667,11 @@ func (t *Table) newEntry(m *metric, split int32, ch uint64) int32 {
 	e := slotAt(t.slots, ei)
 	e.m = m
 	e.firstKey = -1
-	e.labels = append(e.labels[:0], t.scratch...)
+	if n := len(t.scratch) + len(rawTags); cap(e.buf) < n {
+		e.buf = make([]byte, 0, n) // exactly: append would round up twice
+	}
+	e.buf = append(append(e.buf[:0], t.scratch...), rawTags...)
+	e.nlabels = int32(len(t.scratch))
 	e.split = split
 	e.canonNext = -1
 	if head, ok := t.canon[ch]; ok {
@@ -670,8 +693,9 @@ func (t *Table) newEntry(m *metric, split int32, ch uint64) int32 {
 	return ei
 }
 
-// addKey makes raw key (name, rawTags) with hash h point at entry ei.
-func (t *Table) addKey(name, rawTags []byte, h uint64, ei int32) {
+// addKey makes a raw key with tags rawTags and hash h point at entry ei; own says the tags are
+// the ones ei was created with, kept in its buf.
+func (t *Table) addKey(rawTags []byte, h uint64, ei int32, own bool) {
 	var k int32
 	if t.freeKey >= 0 {
 		k = t.freeKey
@@ -684,7 +708,10 @@ func (t *Table) addKey(name, rawTags []byte, h uint64, ei int32) {
 		t.nkeys++
 	}
 	rk := t.key(k)
-	rk.tags = append(rk.tags[:0], rawTags...)
+	rk.own = own
+	if !own {
+		t.extraTags[k] = append([]byte(nil), rawTags...)
+	}
 	rk.entry = ei
 	rk.next = -1
 	if head, ok := t.index[h]; ok {
@@ -699,7 +726,8 @@ func (t *Table) addKey(name, rawTags []byte, h uint64, ei int32) {
 // removeKey unlinks raw key k from the index and frees it.
 func (t *Table) removeKey(k int32) {
 	rk := t.key(k)
-	h := t.hashString(slotAt(t.slots, rk.entry).m.name, rk.tags)
+	e := slotAt(t.slots, rk.entry)
+	h := t.hashString(e.m.name, t.tagsOf(k, e))
 	head := t.index[h]
 	if head == k {
 		if rk.next < 0 {
@@ -714,6 +742,9 @@ func (t *Table) removeKey(k int32) {
 				break
 			}
 		}
+	}
+	if !rk.own {
+		delete(t.extraTags, k)
 	}
 	rk.next = t.freeKey // a free list, not a slice: unlink runs under the lock and must not allocate
 	t.freeKey = k
@@ -733,7 +764,7 @@ func (t *Table) unlink(ei int32) {
 		k = next
 	}
 	e.firstKey = -1
-	h := t.canonHash(e.m, e.labels)
+	h := t.canonHash(e.m, e.buf[:e.nlabels])
 	if head := t.canon[h]; head == ei {
 		if e.canonNext < 0 {
 			delete(t.canon, h)

@@ -150,7 +150,7 @@ func (t *Table) takeIn(e *entry, p uint64) {
 
 // labelsOf returns output series j's labels: e's block around its family's __name__ label.
 func labelsOf(e *entry, j int) encoder.Labels {
-	return encoder.Labels{Head: e.labels[:e.split], Name: e.m.nameLabels[j], Tail: e.labels[e.split:]}
+	return encoder.Labels{Head: e.buf[:e.split], Name: e.m.nameLabels[j], Tail: e.buf[e.split:e.nlabels]}
 }
 
 // appendValues appends the current value of each output series of e.

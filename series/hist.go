@@ -40,10 +40,10 @@ func RelativeError(schema int) float64 {
 // billion values in one bucket of one series): then that side switches to 64-bit counts for
 // good (widen), so counts stay exact in any run.
 type buckets struct {
-	c32  []uint32 // the counts while narrow; first and last are non-zero
-	c64  []uint64 // the counts once wide
-	lo   int32    // bucket index of the first count
-	wide bool     // counts are in c64; else in c32
+	c32  []uint32  // the counts while narrow; first and last are non-zero
+	c64  *[]uint64 // the counts once wide (allocated then: few histograms ever need it)
+	lo   int32     // bucket index of the first count
+	wide bool      // counts are in c64; else in c32
 	// dlo..dhi is the range of bucket indices counted since this copy of the histogram was
 	// last made equal to its twin (see histogram.syncFrom), when dirty.
 	dirty    bool
@@ -57,7 +57,7 @@ func (b *buckets) span() int {
 		return 0
 	}
 	if b.wide {
-		return len(b.c64)
+		return len(*b.c64)
 	}
 	return len(b.c32)
 }
@@ -65,7 +65,7 @@ func (b *buckets) span() int {
 // at returns the count of the i-th bucket from lo.
 func (b *buckets) at(i int) uint64 {
 	if b.wide {
-		return b.c64[i]
+		return (*b.c64)[i]
 	}
 	return uint64(b.c32[i])
 }
@@ -109,12 +109,12 @@ func (b *buckets) add(idx int32) (reshaped bool) {
 	i := idx - b.lo
 	switch {
 	case b.wide:
-		b.c64[i]++
+		(*b.c64)[i]++
 	case b.c32[i] < math.MaxUint32:
 		b.c32[i]++
 	default:
 		b.widen()
-		b.c64[i]++
+		(*b.c64)[i]++
 		reshaped = true
 	}
 	return reshaped
@@ -123,7 +123,7 @@ func (b *buckets) add(idx int32) (reshaped bool) {
 // resize grows the counts to n buckets, front new zero buckets first, the rest at the end.
 func (b *buckets) resize(n, front int) {
 	if b.wide {
-		b.c64 = growCounts(b.c64, n, front)
+		*b.c64 = growCounts(*b.c64, n, front)
 	} else {
 		b.c32 = growCounts(b.c32, n, front)
 	}
@@ -145,14 +145,23 @@ func growCounts[C uint32 | uint64](s []C, n, front int) []C {
 	return s
 }
 
+// wideCounts returns b's 64-bit counts, allocating them the first time.
+func (b *buckets) wideCounts() *[]uint64 {
+	if b.c64 == nil {
+		b.c64 = new([]uint64)
+	}
+	return b.c64
+}
+
 // widen switches b to 64-bit counts.
 func (b *buckets) widen() {
 	if b.wide {
 		return
 	}
-	b.c64 = growCounts(b.c64[:0], len(b.c32), 0)
+	w := b.wideCounts()
+	*w = growCounts((*w)[:0], len(b.c32), 0)
 	for i, c := range b.c32 {
-		b.c64[i] = uint64(c)
+		(*w)[i] = uint64(c)
 	}
 	b.c32 = b.c32[:0]
 	b.wide = true
@@ -169,7 +178,7 @@ func (b *buckets) halve() {
 		b.widen()
 	}
 	if b.wide {
-		b.c64 = halveCounts(b.c64, b.lo, newLo)
+		*b.c64 = halveCounts(*b.c64, b.lo, newLo)
 	} else {
 		b.c32 = halveCounts(b.c32, b.lo, newLo)
 	}
@@ -202,7 +211,10 @@ func halveOverflows(s []uint32, lo int32) bool {
 // reset empties b, narrow again, keeping capacity.
 func (b *buckets) reset() {
 	b.wide = false
-	b.c32, b.c64 = b.c32[:0], b.c64[:0]
+	b.c32 = b.c32[:0]
+	if b.c64 != nil {
+		*b.c64 = (*b.c64)[:0]
+	}
 	b.clean()
 }
 
@@ -222,7 +234,8 @@ func (b *buckets) sameShape(o *buckets) bool {
 func (b *buckets) copyFrom(src *buckets) {
 	b.lo, b.wide = src.lo, src.wide
 	if src.wide {
-		b.c64 = copyCounts(b.c64, src.c64)
+		w := b.wideCounts()
+		*w = copyCounts(*w, *src.c64)
 	} else {
 		b.c32 = copyCounts(b.c32, src.c32)
 	}
@@ -245,7 +258,7 @@ func (b *buckets) copyRange(src *buckets) {
 	}
 	i, j := int(src.dlo-src.lo), int(src.dhi-src.lo)+1
 	if src.wide {
-		copy(b.c64[i:j], src.c64[i:j])
+		copy((*b.c64)[i:j], (*src.c64)[i:j])
 	} else {
 		copy(b.c32[i:j], src.c32[i:j])
 	}

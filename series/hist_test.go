@@ -17,7 +17,8 @@ func bucketsOf(lo int32, counts []uint64) buckets {
 	}
 	for _, c := range counts {
 		if b.wide {
-			b.c64 = append(b.c64, c)
+			w := b.wideCounts()
+			*w = append(*w, c)
 		} else {
 			b.c32 = append(b.c32, uint32(c))
 		}

@@ -205,3 +205,60 @@ func TestBoundedMemory(t *testing.T) {
 	}
 	runtime.KeepAlive(tbl)
 }
+
+// TestHeapPerSeries measures the live heap of a table holding 20,000 ids of the four metric
+// types (k6's custom-metrics shape: a counter, a gauge, a rate and a time trend with five
+// stats, tags group="", id and scenario, one const label), three points each, and checks
+// that it stays under 450 bytes per k6 series (measured: 391). The whole-process comparison
+// (benchmarks/cmd/compare) runs the same shape through real k6; this keeps its main cost in
+// an ordinary test.
+func TestHeapPerSeries(t *testing.T) {
+	if testing.Short() || raceEnabled {
+		t.Skip("heap measurement: skipped with -short and under -race")
+	}
+	const (
+		ids      = 20_000
+		maxBytes = 450
+	)
+	base := liveHeap()
+	tbl := mustTable(t, Options{TrendStats: []string{"p(50)", "p(90)", "p(99)", "avg", "max"}, ConstLabels: []Label{{"testid", "heap"}}})
+	metrics := []struct {
+		name     string
+		kind     Kind
+		contains Contains
+	}{{"cmp_ops", Counter, Default}, {"cmp_level", Gauge, Default}, {"cmp_ok", Rate, Default}, {"cmp_latency", Trend, Time}}
+	for _, m := range metrics {
+		declare(t, tbl, m.name, m.kind, m.contains)
+	}
+	var raw, id []byte
+	var buf []Sample // Snapshot's samples, dropped before the measurement
+	for range 3 {
+		tbl.Lock()
+		for n := range ids {
+			id = strconv.AppendInt(append(id[:0], "id"...), int64(n), 10)
+			raw = append(append(append(raw[:0], `{"group":"","id":"`...), id...), `","scenario":"custom"}`...)
+			tags := []Tag{{[]byte("group"), nil}, {[]byte("id"), id}, {[]byte("scenario"), []byte("custom")}}
+			for _, m := range metrics {
+				v := float64(n%997 + 1)
+				if !tbl.Observe([]byte(m.name), raw, v) {
+					if err := tbl.Insert([]byte(m.name), raw, tags, v); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+		}
+		tbl.Unlock()
+		buf = tbl.Snapshot(buf[:0], time.Time{})
+	}
+	if len(buf) != ids*(1+1+3+5) {
+		t.Fatalf("%d samples, want %d", len(buf), ids*10)
+	}
+	buf = nil
+	per := float64(liveHeap()-base) / float64(tbl.Len())
+	t.Logf("%d k6 series: %.0f bytes of live heap each", tbl.Len(), per)
+	if per > maxBytes {
+		t.Errorf("%.0f bytes of live heap per k6 series, want at most %d", per, maxBytes)
+	}
+	runtime.KeepAlive(tbl)
+	runtime.KeepAlive(buf)
+}
