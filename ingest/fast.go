@@ -70,6 +70,51 @@ func scanPoint(line []byte, withTime bool) (pf pointFields, ok bool) {
 	return pf, haveType && haveData && pf.name != nil && s.i == len(s.b) && (pf.timed || !withTime)
 }
 
+// The layout k6's JSON output writes every point in, field for field.
+var (
+	layoutHead  = []byte(`{"metric":"`)
+	layoutType  = []byte(`","type":"Point","data":{"time":"`)
+	layoutValue = []byte(`","value":`)
+	layoutTags  = []byte(`,"tags":`)
+	layoutTail  = []byte(`}}`)
+)
+
+// layoutPoint splits a line written exactly in k6's layout,
+//
+//	{"metric":"NAME","type":"Point","data":{"time":"TIME","value":V,"tags":TAGS}}
+//
+// into the metric name, the value and the candidate tags bytes (everything between
+// `"tags":` and the final `}}`), without looking inside TAGS. It is only a guess: a caller
+// may act on it only when the table already knows (NAME, TAGS) as a series, since a raw key
+// is stored only after its tags object was read in full, so TAGS is then a whole JSON object
+// and the line is a well-formed point. NAME and TIME must be plain strings (no backslash),
+// so a quote inside them cannot be mistaken for their end. Anything else returns false and
+// goes the way of scanPoint.
+func layoutPoint(line []byte) (name, tags []byte, v float64, ok bool) {
+	if !bytes.HasPrefix(line, layoutHead) || !bytes.HasSuffix(line, layoutTail) {
+		return nil, nil, 0, false
+	}
+	rest := line[len(layoutHead) : len(line)-len(layoutTail)]
+	end := bytes.IndexByte(rest, '"')
+	if end <= 0 || bytes.IndexByte(rest[:end], '\\') >= 0 {
+		return nil, nil, 0, false
+	}
+	name, rest = rest[:end], rest[end:]
+	if !bytes.HasPrefix(rest, layoutType) {
+		return nil, nil, 0, false
+	}
+	rest = rest[len(layoutType):]
+	end = bytes.IndexByte(rest, '"')
+	if end < 0 || bytes.IndexByte(rest[:end], '\\') >= 0 || !bytes.HasPrefix(rest[end:], layoutValue) {
+		return nil, nil, 0, false
+	}
+	s := scanner{b: rest, i: end + len(layoutValue)}
+	if v, ok = s.number(); !ok || !bytes.HasPrefix(rest[s.i:], layoutTags) {
+		return nil, nil, 0, false
+	}
+	return name, rest[s.i+len(layoutTags):], v, true
+}
+
 // scanner walks a line; i is the next byte to read.
 type scanner struct {
 	b        []byte
@@ -106,21 +151,29 @@ func (s *scanner) plainString() ([]byte, bool) {
 }
 
 // skipString skips a string that may contain escapes (each backslash skips the next byte,
-// as fastjson does).
+// as fastjson does). It jumps from quote to quote with bytes.IndexByte, which pays for the
+// long values k6 writes (URLs, names): a quote ends the string unless an odd run of
+// backslashes precedes it, which is the same rule.
 func (s *scanner) skipString() bool {
 	if !s.consume('"') {
 		return false
 	}
-	for j := s.i; j < len(s.b); j++ {
-		switch s.b[j] {
-		case '"':
+	for from := s.i; ; {
+		q := bytes.IndexByte(s.b[from:], '"')
+		if q < 0 {
+			return false
+		}
+		j := from + q
+		k := j
+		for k > s.i && s.b[k-1] == '\\' {
+			k--
+		}
+		if (j-k)%2 == 0 {
 			s.i = j + 1
 			return true
-		case '\\':
-			j++
 		}
+		from = j + 1 // an escaped quote
 	}
-	return false
 }
 
 // data reads the "data" object of a Point: time (when asked for), value, tags and anything

@@ -34,9 +34,12 @@ func slowPoint(p *fastjson.Parser, line []byte) (pointFields, bool) {
 	return pf, true
 }
 
-// checkAgrees fails when scanPoint accepts a line that fastjson reads differently.
+// checkAgrees fails when scanPoint accepts a line that fastjson reads differently, or when
+// layoutPoint's reading of a line could be acted on (its tags could be a stored raw key: a
+// tags object scanPoint reads whole) but differs from scanPoint's.
 func checkAgrees(t *testing.T, p *fastjson.Parser, line []byte) {
 	t.Helper()
+	checkLayout(t, line)
 	fast, ok := scanPoint(line, false)
 	if !ok {
 		return
@@ -48,6 +51,23 @@ func checkAgrees(t *testing.T, p *fastjson.Parser, line []byte) {
 	if !bytes.Equal(fast.name, slow.name) || !bytes.Equal(fast.tags, slow.tags) ||
 		math.Float64bits(fast.value) != math.Float64bits(slow.value) {
 		t.Fatalf("%q:\n fast %q %q %v\n slow %q %q %v", line, fast.name, fast.tags, fast.value, slow.name, slow.tags, slow.value)
+	}
+}
+
+// checkLayout checks layoutPoint against scanPoint on one line.
+func checkLayout(t *testing.T, line []byte) {
+	t.Helper()
+	name, tags, v, ok := layoutPoint(line)
+	if !ok {
+		return
+	}
+	probe := append(append([]byte(`{"metric":"k","type":"Point","data":{"value":1,"tags":`), tags...), "}}"...)
+	if key, ok := scanPoint(probe, false); !ok || !bytes.Equal(key.tags, tags) {
+		return // tags that no raw key can hold: the table never matches them
+	}
+	pf, ok := scanPoint(line, false)
+	if !ok || !bytes.Equal(pf.name, name) || !bytes.Equal(pf.tags, tags) || math.Float64bits(pf.value) != math.Float64bits(v) {
+		t.Fatalf("%q: layoutPoint read %q %q %v; scanPoint %v %q %q %v", line, name, tags, v, ok, pf.name, pf.tags, pf.value)
 	}
 }
 
@@ -80,6 +100,12 @@ var scanCases = []struct {
 	{`{"metric":"m","type":"Point","data":{"value":1}}}`, false},
 	{`{"metric":"m","type":"Point","data":{"value":1,"x":[[[[[[[[[[[1]]]]]]]]]]]}}`, false},
 	{`{"metric":"m","type":"Point","data":{"value":1,"x":tru}}`, false},
+	// Lines that look like k6's layout to layoutPoint but are not what they seem.
+	{`{"metric":"m\","type":"Point","data":{"time":"t","value":1,"tags":{"a":"b"}}}`, false},
+	{`{"metric":"m","type":"Point","data":{"time":"t\","value":1,"tags":{"a":"b"}}}`, false},
+	{`{"metric":"m","type":"Point","data":{"time":"t","value":1,"tags":{"a":"b"},"metadata":{"c":"d"}}}`, true},
+	{`{"metric":"m","type":"Point","data":{"time":"t","value":1,"tags":{"a":"}}"}}}`, true},
+	{`{"metric":"m","type":"Point","data":{"time":"t","value":1,"tags":{"a":"b"}}}}`, false},
 }
 
 func TestScanPointAgreesWithFastjson(t *testing.T) {
