@@ -11,6 +11,9 @@ require (
 	xk6-output-penelopa v0.0.0
 )
 
-require buf.build/gen/go/gogo/protobuf/protocolbuffers/go v1.36.11-20240617172848-e1dbca2775a7.1 // indirect
+require (
+	buf.build/gen/go/gogo/protobuf/protocolbuffers/go v1.36.11-20240617172848-e1dbca2775a7.1 // indirect
+	github.com/valyala/fastjson v1.6.10 // indirect
+)
 
 replace xk6-output-penelopa => ../
