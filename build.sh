@@ -36,7 +36,9 @@ build() {
 	fi
 	local version
 	version=$(git describe --tags --always --dirty 2>/dev/null || echo dev)
-	go build -ldflags "-X main.version=$version" -o ./k6-penelopa ./cmd/k6-penelopa
+	# A static binary, as in the Dockerfile: runs on any Linux, and without libc mapped it
+	# starts with ~2 MiB less resident memory.
+	CGO_ENABLED=0 go build -trimpath -ldflags "-X main.version=$version" -o ./k6-penelopa ./cmd/k6-penelopa
 	PENELOPA_BIN=$ROOT/k6-penelopa
 }
 

@@ -39,7 +39,7 @@ else
 	tmp=$(mktemp -d)
 	trap 'rm -rf "$tmp"' EXIT
 	version=$(git describe --tags --always --dirty 2>/dev/null || echo dev)
-	go build -ldflags "-X main.version=$version" -o "$tmp/k6-penelopa" ./cmd/k6-penelopa
+	CGO_ENABLED=0 go build -trimpath -ldflags "-X main.version=$version" -o "$tmp/k6-penelopa" ./cmd/k6-penelopa # as build.sh builds it
 	PENELOPA=$tmp/k6-penelopa
 fi
 
