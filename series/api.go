@@ -207,24 +207,29 @@ type entry struct {
 	state atomic.Uint64
 
 	// Ingest's: read and written under the lock only.
-	firstKey  int32         // first raw key pointing here (several when DropLabels merged tag sets); -1 once unlinked
-	canonNext int32         // next entry in the same Table.canon chain, -1 at the end
-	v         [2][2]float64 // aggregate copies per epoch parity: counter total, gauge last, rate passes and samples
+	firstKey  int32 // first raw key pointing here (several when DropLabels merged tag sets); -1 once unlinked
+	canonNext int32 // next entry in the same Table.canon chain, -1 at the end
+
+	// f holds the float state, owned by kind. A counter, gauge or rate keeps in f[0:2] and
+	// f[2:4] the aggregate copies of epoch parity 0 and 1 (counter total, gauge last, rate
+	// passes and samples; ingest's, see the package comment), and in f[4:6] the values the
+	// flush last took in (the flush's). A trend aggregates in its histograms, so the flush
+	// keeps its stats here, when there are at most len(f) (see Table.statsOf).
+	f [6]float64
 
 	// nextFree links an evicted slot into the flush's pending chain and then, handed over
 	// under the lock, into ingest's reuse chain.
 	nextFree int32
 
 	// The flush's: read and written by Snapshot and Final only, never under the lock.
-	lastGen uint32     // generation of the last point the flush has taken in (modulo 2^32)
-	listed  bool       // reported by the flush; false for a free slot or a series not yet taken in
-	last    [2]float64 // counter total, gauge last, or rate passes and samples, as last taken in
+	lastGen uint32 // generation of the last point the flush has taken in (modulo 2^32)
+	listed  bool   // reported by the flush; false for a free slot or a series not yet taken in
 }
 
 // trend is the part of an entry only trends have, allocated once per slot.
 type trend struct {
-	h      [2]histogram       // the aggregate copies per epoch parity (ingest's, like entry.v)
-	stats  []float64          // each trend stat as last computed (the flush's)
+	h      [2]histogram       // the aggregate copies per epoch parity (ingest's)
+	stats  *[]float64         // each trend stat as last computed, when entry.f is too small (the flush's)
 	native *encoder.Histogram // the trend as sent when trends are native histograms (the flush's)
 }
 
@@ -491,9 +496,10 @@ func (t *Table) claim(ei int32) bool {
 	}
 	p := t.epoch & 1
 	if w&1 != p {
-		e.v[p] = e.v[p^1]
 		if e.m.kind == Trend { // e.tr may also be a former trend's, kept for the slot's next trend
 			e.tr.h[p].syncFrom(&e.tr.h[p^1])
+		} else {
+			copy(e.f[2*p:2*p+2], e.f[2*(p^1):2*(p^1)+2])
 		}
 	}
 	t.changed[p] = append(t.changed[p], ei)
@@ -503,7 +509,7 @@ func (t *Table) claim(ei int32) bool {
 // apply adds one value to the aggregate copy of the current epoch's parity, which the flush
 // does not read; the caller claimed e.
 func (t *Table) apply(e *entry, v float64) {
-	a := &e.v[t.epoch&1]
+	a := e.f[2*(t.epoch&1) : 2*(t.epoch&1)+2]
 	switch e.m.kind {
 	case Counter:
 		a[0] += v
@@ -680,8 +686,9 @@ func (t *Table) newEntry(m *metric, split int32, ch uint64, rawTags []byte) int3
 	t.canon[ch] = ei
 
 	p := t.epoch & 1
-	e.v[p] = [2]float64{}
-	if m.kind == Trend {
+	if m.kind != Trend {
+		e.f[2*p], e.f[2*p+1] = 0, 0
+	} else {
 		if e.tr == nil {
 			e.tr = new(trend) // its buckets are reused by every later trend of this slot
 		}

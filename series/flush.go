@@ -2,7 +2,6 @@ package series
 
 import (
 	"math"
-	"slices"
 	"time"
 
 	"xk6-output-penelopa/encoder"
@@ -131,7 +130,7 @@ func (t *Table) takeIn(e *entry, p uint64) {
 	e.lastGen = uint32(t.gen)
 	switch m.kind {
 	case Counter, Gauge, Rate:
-		e.last = e.v[p]
+		e.f[4], e.f[5] = e.f[2*p], e.f[2*p+1]
 	case Trend:
 		h := &e.tr.h[p]
 		if t.native {
@@ -141,11 +140,25 @@ func (t *Table) takeIn(e *entry, p uint64) {
 			h.toNative(e.tr.native, t.histSchema)
 			break
 		}
-		e.tr.stats = slices.Grow(e.tr.stats[:0], len(t.stats))[:len(t.stats)]
+		stats := t.statsOf(e)
 		for j := range t.stats {
-			e.tr.stats[j] = h.stat(&t.stats[j])
+			stats[j] = h.stat(&t.stats[j])
 		}
 	}
+}
+
+// statsOf returns where the flush keeps trend e's stats: in e.f when they fit, which most
+// configurations do, else in a slice of e's trend object.
+func (t *Table) statsOf(e *entry) []float64 {
+	n := len(t.stats)
+	if n <= len(e.f) {
+		return e.f[:n]
+	}
+	if e.tr.stats == nil {
+		stats := make([]float64, n)
+		e.tr.stats = &stats
+	}
+	return *e.tr.stats
 }
 
 // labelsOf returns output series j's labels: e's block around its family's __name__ label.
@@ -158,9 +171,9 @@ func (t *Table) appendValues(dst []Sample, e *entry) []Sample {
 	m := e.m
 	switch m.kind {
 	case Counter, Gauge:
-		return append(dst, Sample{Labels: labelsOf(e, 0), Value: e.last[0], Meta: &m.metas[0]})
+		return append(dst, Sample{Labels: labelsOf(e, 0), Value: e.f[4], Meta: &m.metas[0]})
 	case Rate:
-		passes, total := e.last[0], e.last[1]
+		passes, total := e.f[4], e.f[5]
 		return append(dst,
 			Sample{Labels: labelsOf(e, 0), Value: passes / total, Meta: &m.metas[0]},
 			Sample{Labels: labelsOf(e, 1), Value: passes, Meta: &m.metas[1]},
@@ -169,7 +182,7 @@ func (t *Table) appendValues(dst []Sample, e *entry) []Sample {
 	if t.native {
 		return append(dst, Sample{Labels: labelsOf(e, 0), Hist: e.tr.native, Meta: &m.metas[0]})
 	}
-	for j, v := range e.tr.stats {
+	for j, v := range t.statsOf(e) {
 		dst = append(dst, Sample{Labels: labelsOf(e, j), Value: v, Meta: &m.metas[j]})
 	}
 	return dst

@@ -614,3 +614,25 @@ func TestInvalidUTF8ValueIsRepaired(t *testing.T) {
 		t.Errorf("labels %q: want the bad value repaired and the good one verbatim", got)
 	}
 }
+
+// TestManyTrendStats covers trends with more stats than an entry keeps inline: the values
+// move to the trend object and stay right across flushes and slot reuse.
+func TestManyTrendStats(t *testing.T) {
+	stats := []string{"count", "sum", "min", "max", "avg", "med", "p(90)", "p(99)"}
+	tbl := mustTable(t, Options{TrendStats: stats, TTL: 1})
+	declare(t, tbl, "t", Trend, Default)
+	for round := range 3 {
+		for v := 1; v <= 100; v++ {
+			put(t, tbl, "t", float64(v), "id", fmt.Sprint(round))
+		}
+		got := snapshotMap(t, tbl.Snapshot(nil, time.Now()))
+		want := map[string]float64{"count": 100, "sum": 5050, "min": 1, "max": 100, "avg": 50.5, "med": 50.5, "p90": 90.1, "p99": 99.01}
+		for k, w := range want {
+			key := fmt.Sprintf("__name__=k6_t_%s,id=%d", k, round)
+			if g, ok := got[key]; !ok || math.Abs(g-w) > RelativeError(defaultSchema)*w {
+				t.Errorf("round %d: %s = %v (present %v), want %v", round, key, g, ok, w)
+			}
+		}
+		tbl.Snapshot(nil, time.Now()) // evicts the round's series: the next reuses its slot
+	}
+}
