@@ -224,6 +224,16 @@ func decodeCases() []struct {
 			one(1, math.MaxInt64, name("k6_tmax")),
 			one(1, math.MinInt64, name("k6_tmin")),
 		}},
+		{"several samples a series (AppendSamplesSeries)", []inputSeries{
+			{Labels: []label{name("k6_edges")}, Samples: []sample{
+				{0, flushTime}, {stale, flushTime + 1}, {1, 0}, {0, 0}, {-1.5, -1},
+				{math.MaxFloat64, math.MaxInt64}, {math.Inf(-1), math.MinInt64}, {2, 1<<56 - 1}, {3, 1 << 56},
+			}},
+			{Labels: []label{name("k6_live"), {"id", strings.Repeat("i", 130)}}, Samples: []sample{
+				{0.25, flushTime}, {0.5, flushTime + 1000}, {0.75, flushTime + 2000}, {stale, flushTime + 3000},
+			}},
+			{Samples: []sample{{1, 1}, {2, 2}}}, // no labels
+		}},
 		{"non-ASCII and long label values", []inputSeries{
 			one(2, flushTime, name("k6_my_counter_total"), label{"jp", "日本語 🚀"}, label{"my_tag", "x\"é\\\n\t"}),
 			one(3, flushTime, name("k6_my_counter_total"), label{"my_tag", strings.Repeat("ü", 200)}),

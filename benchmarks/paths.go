@@ -44,9 +44,9 @@ const (
 // paths returns every path the benchmarks compare, penelopa's first.
 func paths() []path {
 	return []path{
-		{pathPenelopa1, "penelopa encoder, remote write 1.0: label blocks pre-encoded, samples appended; s2.EncodeSnappy into a reused buffer", false,
+		{pathPenelopa1, "penelopa encoder, remote write 1.0: label blocks pre-encoded, samples appended (AppendTimeSeries, AppendSamplesSeries); s2.EncodeSnappy into a reused buffer", false,
 			func(w *workload) flusher { return newPenelopa1(w) }},
-		{pathPenelopa2, "penelopa encoder, remote write 2.0: Symbols + AppendTimeSeries2 into scratch, then symbols + series; s2.EncodeSnappy", true,
+		{pathPenelopa2, "penelopa encoder, remote write 2.0: Symbols + AppendTimeSeries2/AppendSamplesSeries2 into scratch, then symbols + series; s2.EncodeSnappy", true,
 			func(w *workload) flusher { return newPenelopa2(w) }},
 		{pathEasyproto, "easyproto MarshalerPool/Marshaler building the same 1.0 message; s2.EncodeSnappy", false,
 			func(w *workload) flusher { return &easyprotoPath{w: w} }},
@@ -85,6 +85,7 @@ func s2Snappy(dst, src []byte) []byte {
 type penelopa1 struct {
 	w      *workload
 	labels []*encoder.Labels // one pre-encoded block per series
+	smp    []encoder.Sample  // scratch: one series' samples, as a flusher would hold them
 	body   []byte
 	comp   []byte
 }
@@ -100,7 +101,16 @@ func newPenelopa1(w *workload) *penelopa1 {
 func (p *penelopa1) encode(shift int64) ([]byte, error) {
 	dst := p.body[:0]
 	for i := range p.w.Series {
-		dst = appendSeries1(dst, p.labels[i], &p.w.Series[i], shift)
+		s := &p.w.Series[i]
+		switch {
+		case s.Hist != nil:
+			dst = encoder.AppendHistogramSeries(dst, p.labels[i], s.Hist, s.HistTS+shift)
+		case len(s.Samples) == 1:
+			dst = encoder.AppendTimeSeries(dst, p.labels[i], s.Samples[0].Value, s.Samples[0].TS+shift)
+		default:
+			p.smp = shiftedSamples(p.smp[:0], s.Samples, shift)
+			dst = encoder.AppendSamplesSeries(dst, p.labels[i], p.smp)
+		}
 	}
 	p.body = dst
 	return dst, nil
@@ -111,27 +121,11 @@ func (p *penelopa1) compress(body []byte) []byte {
 	return p.comp
 }
 
-// appendSeries1 appends one WriteRequest.timeseries field: encoder.AppendTimeSeries for one
-// sample, encoder.AppendHistogramSeries for a histogram, and the generated field functions
-// composed the same way for several samples.
-func appendSeries1(dst []byte, labels *encoder.Labels, s *inputSeries, shift int64) []byte {
-	if s.Hist != nil {
-		return encoder.AppendHistogramSeries(dst, labels, s.Hist, s.HistTS+shift)
-	}
-	if len(s.Samples) == 1 {
-		return encoder.AppendTimeSeries(dst, labels, s.Samples[0].Value, s.Samples[0].TS+shift)
-	}
-	n := labels.Len()
-	for _, x := range s.Samples {
-		n += encoder.SizeTimeSeriesSamples(encoder.SizeSampleValue(x.Value) + encoder.SizeSampleTimestamp(x.TS+shift))
-	}
-	dst = encoder.AppendWriteRequestTimeseries(dst, n)
-	dst = labels.AppendTo(dst)
-	for _, x := range s.Samples {
-		ts := x.TS + shift
-		dst = encoder.AppendTimeSeriesSamples(dst, encoder.SizeSampleValue(x.Value)+encoder.SizeSampleTimestamp(ts))
-		dst = encoder.AppendSampleValue(dst, x.Value)
-		dst = encoder.AppendSampleTimestamp(dst, ts)
+// shiftedSamples appends in to dst as encoder samples with shift added to every timestamp: the
+// workload's samples as this flush's (the copy is counted in the path's time).
+func shiftedSamples(dst []encoder.Sample, in []sample, shift int64) []encoder.Sample {
+	for _, x := range in {
+		dst = append(dst, encoder.Sample{Value: x.Value, Timestamp: x.TS + shift})
 	}
 	return dst
 }
@@ -143,6 +137,7 @@ type penelopa2 struct {
 	labels []*encoder.Labels // the same pre-encoded blocks as 1.0: one encoding serves both protocols
 	syms   encoder.Symbols
 	refs   []uint32
+	smp    []encoder.Sample
 	tmp    []byte
 	body   []byte
 	comp   []byte
@@ -164,7 +159,16 @@ func (p *penelopa2) encode(shift int64) ([]byte, error) {
 		if p.refs, err = p.syms.AppendLabelRefs(p.refs[:0], p.labels[i]); err != nil {
 			return nil, fmt.Errorf("series %d: %w", i, err)
 		}
-		tmp = appendSeries2(tmp, p.refs, &p.w.Series[i], shift)
+		s := &p.w.Series[i]
+		switch {
+		case s.Hist != nil:
+			tmp = encoder.AppendHistogramSeries2(tmp, p.refs, encoder.Metadata2{}, s.Hist, s.HistTS+shift)
+		case len(s.Samples) == 1:
+			tmp = encoder.AppendTimeSeries2(tmp, p.refs, encoder.Metadata2{}, s.Samples[0].Value, s.Samples[0].TS+shift)
+		default:
+			p.smp = shiftedSamples(p.smp[:0], s.Samples, shift)
+			tmp = encoder.AppendSamplesSeries2(tmp, p.refs, encoder.Metadata2{}, p.smp)
+		}
 	}
 	p.tmp = tmp
 	p.body = append(p.syms.AppendSymbols(p.body[:0]), tmp...)
@@ -174,29 +178,6 @@ func (p *penelopa2) encode(shift int64) ([]byte, error) {
 func (p *penelopa2) compress(body []byte) []byte {
 	p.comp = s2Snappy(p.comp, body)
 	return p.comp
-}
-
-// appendSeries2 is appendSeries1 for remote write 2.0, with no metadata.
-func appendSeries2(dst []byte, refs []uint32, s *inputSeries, shift int64) []byte {
-	if s.Hist != nil {
-		return encoder.AppendHistogramSeries2(dst, refs, encoder.Metadata2{}, s.Hist, s.HistTS+shift)
-	}
-	if len(s.Samples) == 1 {
-		return encoder.AppendTimeSeries2(dst, refs, encoder.Metadata2{}, s.Samples[0].Value, s.Samples[0].TS+shift)
-	}
-	n := encoder.SizeV2TimeSeriesLabelsRefs(refs)
-	for _, x := range s.Samples {
-		n += encoder.SizeV2TimeSeriesSamples(encoder.SizeV2SampleValue(x.Value) + encoder.SizeV2SampleTimestamp(x.TS+shift))
-	}
-	dst = encoder.AppendV2RequestTimeseries(dst, n)
-	dst = encoder.AppendV2TimeSeriesLabelsRefs(dst, refs)
-	for _, x := range s.Samples {
-		ts := x.TS + shift
-		dst = encoder.AppendV2TimeSeriesSamples(dst, encoder.SizeV2SampleValue(x.Value)+encoder.SizeV2SampleTimestamp(ts))
-		dst = encoder.AppendV2SampleValue(dst, x.Value)
-		dst = encoder.AppendV2SampleTimestamp(dst, ts)
-	}
-	return dst
 }
 
 // easyprotoPath builds the same 1.0 message with easyproto's generic Marshaler, from the label

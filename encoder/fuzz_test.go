@@ -1,6 +1,7 @@
 package encoder
 
 import (
+	"bytes"
 	"math"
 	"reflect"
 	"testing"
@@ -40,13 +41,23 @@ func FuzzRoundTripRW1(f *testing.F) {
 		h := histogramFromBytes(bits, buckets)
 		typ := MetricType(bits % 8)
 		value := math.Float64frombits(bits)
+		samples := samplesFromBytes(bits, ts, buckets)
 
 		b := AppendTimeSeries(nil, labels, value, ts)
 		b = AppendHistogramSeries(b, labels, &h, ts)
+		b = AppendSamplesSeries(b, labels, samples)
 		b = AppendMetricMetadata(b, typ, name1, value1, value2)
-		want := SizeTimeSeries(labels, value, ts) + SizeHistogramSeries(labels, &h, ts) + SizeMetricMetadata(typ, name1, value1, value2)
+		want := SizeTimeSeries(labels, value, ts) + SizeHistogramSeries(labels, &h, ts) +
+			SizeSamplesSeries(labels, samples) + SizeMetricMetadata(typ, name1, value1, value2)
 		if len(b) != want {
 			t.Fatalf("wrote %d bytes, Size functions say %d", len(b), want)
+		}
+
+		// Sized first into a dst without room, or written in one pass into one with room: the same bytes.
+		twoPass := AppendSamplesSeries(nil, labels, samples)
+		onePass := AppendSamplesSeries(make([]byte, 0, len(twoPass)+maxSampleField*len(samples)), labels, samples)
+		if !bytes.Equal(onePass, twoPass) {
+			t.Fatalf("AppendSamplesSeries wrote\n% x\nin one pass, and\n% x\nsized first", onePass, twoPass)
 		}
 
 		got, err := decodeWriteRequest(b)
@@ -57,6 +68,7 @@ func FuzzRoundTripRW1(f *testing.F) {
 			Series: []series{
 				{Labels: ls, Samples: []sample{{Bits: bits, TS: ts}}},
 				{Labels: ls, Histograms: []histogram{wantHistogram(&h, ts)}},
+				{Labels: ls, Samples: wantSamples(samples)},
 			},
 			Metadata: []metricMetadata{{int32(typ), name1, value1, value2}},
 		}
@@ -75,6 +87,7 @@ func FuzzRoundTripRW2(f *testing.F) {
 			{labels: []label{{name1, value1}, {name2, value2}}, typ: typ, help: help, unit: unit, value: math.Float64frombits(bits), ts: ts},
 			{labels: []label{{name2, value1}}, typ: typ, help: unit, hist: &h, ts: ts},
 			{labels: []label{{value2, name1}}, value: math.Float64frombits(^bits), ts: -ts},
+			{labels: []label{{name1, value2}}, typ: typ, unit: help, samples: samplesFromBytes(^bits, ts, buckets)},
 		}
 		var st Symbols
 		checkRequest2(t, &st, encodeRequest2(t, &st, in), in)

@@ -61,6 +61,7 @@ type series2Input struct {
 	value      float64
 	ts         int64
 	hist       *Histogram // a histogram series instead of a sample one when set
+	samples    []Sample   // when set: a series of these samples (AppendSamplesSeries2), value and ts unused
 }
 
 // encodeRequest2 writes a whole 2.0 request the way a flush does: series first, into their own
@@ -81,7 +82,12 @@ func encodeRequest2(t testing.TB, st *Symbols, in []series2Input) []byte {
 			md = Metadata2{Type: s.typ, HelpRef: st.Ref(s.help), UnitRef: st.Ref(s.unit)}
 		}
 		before := len(body)
-		if s.hist != nil {
+		if s.samples != nil {
+			body = AppendSamplesSeries2(body, refs, md, s.samples)
+			if n := SizeSamplesSeries2(refs, md, s.samples); n != len(body)-before {
+				t.Fatalf("SizeSamplesSeries2 = %d, AppendSamplesSeries2 wrote %d", n, len(body)-before)
+			}
+		} else if s.hist != nil {
 			body = AppendHistogramSeries2(body, refs, md, s.hist, s.ts)
 			if n := SizeHistogramSeries2(refs, md, s.hist, s.ts); n != len(body)-before {
 				t.Fatalf("SizeHistogramSeries2 = %d, AppendHistogramSeries2 wrote %d", n, len(body)-before)
@@ -150,6 +156,12 @@ func checkRequest2(t testing.TB, st *Symbols, b []byte, in []series2Input) {
 			}
 			continue
 		}
+		if want.samples != nil {
+			if s.Histograms != nil || !reflect.DeepEqual(s.Samples, wantSamples(want.samples)) {
+				t.Fatalf("series %d: samples %+v, want %+v", i, s.Samples, wantSamples(want.samples))
+			}
+			continue
+		}
 		if s.Histograms != nil || !reflect.DeepEqual(s.Samples, []sample{{Bits: math.Float64bits(want.value), TS: want.ts}}) {
 			t.Fatalf("series %d: samples %+v, want value bits %#x at %d", i, s.Samples, math.Float64bits(want.value), want.ts)
 		}
@@ -177,6 +189,11 @@ func TestAppendTimeSeries2(t *testing.T) {
 			{labels: []label{{"__name__", "k6_http_reqs_total"}, {"method", "GET"}, {"status", "200"}}, typ: V2MetricTypeCounter, help: "requests", value: 10, ts: 1},
 			{labels: []label{{"__name__", "k6_http_reqs_total"}, {"method", "POST"}, {"status", "200"}}, typ: V2MetricTypeCounter, help: "requests", value: 5, ts: 1},
 			{labels: []label{{"__name__", "GET"}, {"GET", "GET"}}, value: math.Inf(-1), ts: 1},
+		}},
+		{"several samples", []series2Input{
+			{labels: []label{{"__name__", "k6_vus"}}, typ: V2MetricTypeGauge, samples: []Sample{{1, 1_764_072_672_663}, {0, 1_764_072_673_663}, {stale, 1_764_072_674_663}}},
+			{labels: []label{{"__name__", "k6_vus"}, {"x", "y"}}, samples: []Sample{{-1, -5}, {2, 0}, {3, math.MaxInt64}}},
+			{labels: []label{{"__name__", "k6_none"}}, samples: []Sample{}},
 		}},
 		{"metadata with unit only", []series2Input{{labels: []label{{"__name__", "k6_data_received_bytes_total"}}, unit: "bytes", value: 1e9, ts: 2}}},
 		{"non-ASCII", []series2Input{{labels: []label{{"__name__", "k6_my_counter_total"}, {"my_tag", "x\"é"}, {"jp", "日本語 🚀"}}, typ: V2MetricTypeGauge, help: "aidé", unit: "€", value: -0.5, ts: math.MaxInt64}}},
@@ -224,13 +241,13 @@ func TestSymbols(t *testing.T) {
 		t.Fatalf("first string after Reset got ref %d, want 1", r)
 	}
 	st.Reset() // "a" and "mutable" were not used in the last request: forgotten
-	if len(st.refs) != 1 {
-		t.Fatalf("Symbols remembers %d strings, want 1 (\"b\")", len(st.refs))
+	if len(st.strs) != 1 {
+		t.Fatalf("Symbols remembers %d strings, want 1 (\"b\")", len(st.strs))
 	}
 	st.Reset()
 	st.Reset()
-	if len(st.refs) != 0 {
-		t.Fatalf("Symbols remembers %d strings after two empty requests, want 0", len(st.refs))
+	if len(st.strs) != 0 {
+		t.Fatalf("Symbols remembers %d strings after two empty requests, want 0", len(st.strs))
 	}
 }
 

@@ -7,14 +7,21 @@ import (
 )
 
 // Symbols is the string table of one remote-write 2.0 request: it turns label names and
-// values, help and unit texts into the refs a V2TimeSeries carries. Strings interned in the
-// previous request are remembered, so a steady flush interns without allocating; the zero
-// value is ready to use. Not safe for concurrent use.
+// values, help and unit texts into the refs a V2TimeSeries carries. Strings and labels interned
+// in the previous request are remembered, so a steady flush interns without allocating; the
+// zero value is ready to use. Not safe for concurrent use.
 type Symbols struct {
-	refs  map[string]symbol // strings of this and the previous request
-	table []string          // this request's symbols in ref order; table[0] is ""
-	size  int               // length of the Request.symbols fields of table
-	epoch uint32            // current request; a symbol of another epoch has no ref yet
+	strs   map[string]uint32 // a string of this or the previous request: its index in syms
+	syms   []symbol          // interned strings; free ones are listed in freeSyms
+	labels map[string]uint32 // an encoded Label body of this or the previous request: its index in lbls
+	lbls   []labelSyms       // interned labels; free ones are listed in freeLbls
+
+	freeSyms, freeLbls []uint32
+	prev               [][2]uint32 // index in lbls of the last two labels seen at each place, or noLabel
+
+	table []string // this request's symbols in ref order; table[0] is ""
+	size  int      // length of the Request.symbols fields of table
+	epoch uint32   // current request; a symbol of another epoch has no ref yet
 }
 
 // symbol is an interned string: its ref in the request of epoch.
@@ -24,14 +31,40 @@ type symbol struct {
 	epoch uint32
 }
 
-// Reset starts a new request: refs handed out before are void, and strings the ended request
-// did not use are forgotten, so memory follows the live series, not every series ever seen.
+// labelSyms is an interned label: the symbols of its name and value (noSymbol for ""), the
+// last request that used it and their refs in that request.
+type labelSyms struct {
+	key               string // the Label body, as the labels map holds it
+	name, value       uint32
+	epoch             uint32
+	nameRef, valueRef uint32
+}
+
+// noLabel marks an empty place in Symbols.prev.
+const noLabel = ^uint32(0)
+
+// noSymbol stands for the empty string, which is never interned: its ref is always 0.
+const noSymbol = ^uint32(0)
+
+// Reset starts a new request: refs handed out before are void, and strings and labels the
+// ended request did not use are forgotten, so memory follows the live series, not every series
+// ever seen.
 func (s *Symbols) Reset() {
-	for k, sym := range s.refs {
-		if sym.epoch != s.epoch {
-			delete(s.refs, k)
+	for k, i := range s.labels {
+		if s.lbls[i].epoch != s.epoch {
+			delete(s.labels, k)
+			s.lbls[i] = labelSyms{}
+			s.freeLbls = append(s.freeLbls, i)
 		}
 	}
+	for k, i := range s.strs {
+		if s.syms[i].epoch != s.epoch {
+			delete(s.strs, k)
+			s.syms[i] = symbol{}
+			s.freeSyms = append(s.freeSyms, i)
+		}
+	}
+	s.prev = s.prev[:0] // it may name labels just forgotten
 	s.epoch++
 	s.table = s.table[:0]
 	s.size = 0
@@ -41,25 +74,23 @@ func (s *Symbols) Reset() {
 // copied on first sight, so v may point into a reused buffer.
 func (s *Symbols) Ref(v string) uint32 {
 	if v == "" {
-		s.start()
-		return 0
+		return s.refOf(noSymbol)
 	}
-	if sym, ok := s.refs[v]; ok {
-		return s.refOf(sym)
+	if i, ok := s.strs[v]; ok {
+		return s.refOf(i)
 	}
-	return s.add(strings.Clone(v))
+	return s.refOf(s.addSymbol(strings.Clone(v)))
 }
 
 // RefBytes is Ref for a byte slice, so label blocks can be interned without a conversion.
 func (s *Symbols) RefBytes(v []byte) uint32 {
 	if len(v) == 0 {
-		s.start()
-		return 0
+		return s.refOf(noSymbol)
 	}
-	if sym, ok := s.refs[string(v)]; ok { // no allocation: the compiler reuses v's bytes
-		return s.refOf(sym)
+	if i, ok := s.strs[string(v)]; ok { // no allocation: the compiler reuses v's bytes
+		return s.refOf(i)
 	}
-	return s.add(string(v))
+	return s.refOf(s.addSymbol(string(v)))
 }
 
 // Len returns how many symbols this request holds, the empty string included.
@@ -86,38 +117,156 @@ func (s *Symbols) AppendSymbols(dst []byte) []byte {
 
 // AppendLabelRefs interns every label of a series' pre-encoded labels, in order, and appends
 // its name and value refs to refs, so one encoding of a series' labels serves both protocols.
+// A label seen before costs one lookup of its encoded bytes, for its name and value together,
+// and none when it is the label the previous series had at the same place.
 func (s *Symbols) AppendLabelRefs(refs []uint32, labels *Labels) ([]uint32, error) {
+	pos := 0
 	var err error
 	for _, part := range [...][]byte{labels.Head, labels.Name, labels.Tail} {
-		if refs, err = s.appendBlockRefs(refs, part); err != nil {
+		if refs, pos, err = s.appendBlockRefs(refs, part, pos); err != nil {
 			return refs, err
 		}
 	}
 	return refs, nil
 }
 
-// appendBlockRefs is AppendLabelRefs for one run of AppendLabel output.
-func (s *Symbols) appendBlockRefs(refs []uint32, labels []byte) ([]uint32, error) {
-	for len(labels) > 0 {
-		body, rest, err := cutField(labels, tagTimeSeriesLabels)
-		if err != nil {
-			return refs, fmt.Errorf("labels block: %w", err)
-		}
-		var name, value []byte
-		for len(body) > 0 {
-			if body[0] == tagLabelName {
-				name, body, err = cutField(body, tagLabelName)
-			} else {
-				value, body, err = cutField(body, tagLabelValue)
-			}
-			if err != nil {
-				return refs, fmt.Errorf("labels block: label: %w", err)
+// appendBlockRefs is AppendLabelRefs for one run of AppendLabel output, whose first label is
+// the series' label number pos; it returns the number of the label after the run.
+func (s *Symbols) appendBlockRefs(refs []uint32, labels []byte, pos int) ([]uint32, int, error) {
+	for ; len(labels) > 0; pos++ {
+		var body []byte
+		if len(labels) >= 2 && labels[0] == tagTimeSeriesLabels && labels[1] < 0x80 && int(labels[1]) <= len(labels)-2 {
+			body, labels = labels[2:2+labels[1]], labels[2+labels[1]:] // a label shorter than 128 bytes
+		} else {
+			var err error
+			if body, labels, err = cutField(labels, tagTimeSeriesLabels); err != nil {
+				return refs, pos, fmt.Errorf("labels block: %w", err)
 			}
 		}
-		refs = append(refs, s.RefBytes(name), s.RefBytes(value))
-		labels = rest
+		if pos == len(s.prev) {
+			s.prev = append(s.prev, [2]uint32{noLabel, noLabel})
+		}
+		var i uint32
+		memo := &s.prev[pos]
+		switch {
+		case memo[0] != noLabel && s.lbls[memo[0]].key == string(body):
+			i = memo[0]
+		case memo[1] != noLabel && s.lbls[memo[1]].key == string(body):
+			i = memo[1]
+			memo[0], memo[1] = i, memo[0]
+		default:
+			var ok bool
+			if i, ok = s.labels[string(body)]; !ok {
+				var err error
+				if i, err = s.addLabel(body); err != nil {
+					return refs, pos, err
+				}
+			}
+			memo[0], memo[1] = i, memo[0]
+		}
+		l := &s.lbls[i]
+		if l.epoch != s.epoch {
+			l.epoch = s.epoch
+			l.nameRef, l.valueRef = s.refOf(l.name), s.refOf(l.value)
+		}
+		refs = append(refs, l.nameRef, l.valueRef)
 	}
-	return refs, nil
+	return refs, pos, nil
+}
+
+// addLabel interns a Label body not seen before, with its name and value, and returns its
+// index in lbls.
+func (s *Symbols) addLabel(body []byte) (uint32, error) {
+	// The label's own copy of its bytes; a name or value new to the table is a substring of it.
+	key := string(body)
+	l := labelSyms{key: key, name: noSymbol, value: noSymbol, epoch: s.epoch - 1} // no refs yet
+	for rest := body; len(rest) > 0; {
+		tag := tagLabelValue
+		if rest[0] == tagLabelName {
+			tag = tagLabelName
+		}
+		field, after, err := cutField(rest, byte(tag))
+		if err != nil {
+			return 0, fmt.Errorf("labels block: label: %w", err)
+		}
+		end := len(body) - len(after)
+		sym := s.symbolOf(key[end-len(field) : end])
+		if tag == tagLabelName {
+			l.name = sym
+		} else {
+			l.value = sym
+		}
+		rest = after
+	}
+	var i uint32
+	if n := len(s.freeLbls); n > 0 {
+		i = s.freeLbls[n-1]
+		s.freeLbls = s.freeLbls[:n-1]
+		s.lbls[i] = l
+	} else {
+		i = uint32(len(s.lbls))
+		s.lbls = append(s.lbls, l)
+	}
+	if s.labels == nil {
+		s.labels = make(map[string]uint32)
+	}
+	s.labels[key] = i
+	return i, nil
+}
+
+// symbolOf returns the index in syms of v, a string the table may keep, adding it when new,
+// or noSymbol for "".
+func (s *Symbols) symbolOf(v string) uint32 {
+	if v == "" {
+		return noSymbol
+	}
+	if i, ok := s.strs[v]; ok {
+		return i
+	}
+	return s.addSymbol(v)
+}
+
+// addSymbol adds v, a string not yet interned that the table may keep, and returns its index
+// in syms. It has no ref until refOf gives it one.
+func (s *Symbols) addSymbol(v string) uint32 {
+	sym := symbol{s: v, epoch: s.epoch - 1}
+	var i uint32
+	if n := len(s.freeSyms); n > 0 {
+		i = s.freeSyms[n-1]
+		s.freeSyms = s.freeSyms[:n-1]
+		s.syms[i] = sym
+	} else {
+		i = uint32(len(s.syms))
+		s.syms = append(s.syms, sym)
+	}
+	if s.strs == nil {
+		s.strs = make(map[string]uint32)
+	}
+	s.strs[v] = i
+	return i
+}
+
+// refOf returns the ref in this request of the symbol at index i of syms (noSymbol: ""),
+// giving it the next ref if this request has not used it yet.
+func (s *Symbols) refOf(i uint32) uint32 {
+	if i != noSymbol && s.syms[i].epoch == s.epoch { // the symbol has a ref: the table is started
+		return s.syms[i].ref
+	}
+	return s.newRef(i)
+}
+
+// newRef is refOf for a symbol with no ref in this request yet.
+func (s *Symbols) newRef(i uint32) uint32 {
+	s.start()
+	if i == noSymbol {
+		return 0
+	}
+	sym := &s.syms[i]
+	sym.epoch = s.epoch
+	sym.ref = uint32(len(s.table))
+	s.table = append(s.table, sym.s)
+	s.size += SizeV2RequestSymbols(sym.s)
+	return sym.ref
 }
 
 // start makes the table hold the empty string at ref 0, as the 2.0 spec requires.
@@ -126,27 +275,6 @@ func (s *Symbols) start() {
 		s.table = append(s.table, "")
 		s.size = SizeV2RequestSymbols("")
 	}
-}
-
-// refOf returns the ref of a known string, giving it one if the current request has not used it.
-func (s *Symbols) refOf(sym symbol) uint32 {
-	if sym.epoch == s.epoch {
-		return sym.ref
-	}
-	return s.add(sym.s)
-}
-
-// add appends v, a string the table may keep, and returns its new ref.
-func (s *Symbols) add(v string) uint32 {
-	s.start()
-	if s.refs == nil {
-		s.refs = make(map[string]symbol)
-	}
-	ref := uint32(len(s.table))
-	s.refs[v] = symbol{s: v, ref: ref, epoch: s.epoch}
-	s.table = append(s.table, v)
-	s.size += SizeV2RequestSymbols(v)
-	return ref
 }
 
 var errTruncated = errors.New("truncated field")
