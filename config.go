@@ -40,6 +40,7 @@ type Config struct {
 	Timeout               time.Duration
 	StopTimeout           time.Duration
 	QueueSize             int
+	QueueBytes            int64
 	Concurrency           int
 	MaxRetries            int
 	FailOnDrop            bool
@@ -182,9 +183,13 @@ func Options() []Option {
 		{Key: "stop_timeout", Env: "PENELOPA_STOP_TIMEOUT", Default: "30s",
 			Form: "a duration with a unit", Meaning: "how long the end of the test may wait to deliver what is queued",
 			set: durationSetter(func(c *Config) *time.Duration { return &c.StopTimeout }, 0)},
-		{Key: "queue_size", Env: "PENELOPA_QUEUE_SIZE", Default: "256",
-			Form: "a whole number from 1 to 100000", Meaning: "requests waiting to be sent at most; when full the oldest is dropped and counted",
+		{Key: "queue_size", Env: "PENELOPA_QUEUE_SIZE", Default: "4096",
+			Form: "a whole number from 1 to 100000", Meaning: "requests waiting to be sent at most (a backstop: `queue_bytes` normally applies first); when full the oldest are dropped and counted",
 			set: intSetter(func(c *Config) *int { return &c.QueueSize }, 1, 100_000)},
+		{Key: "queue_bytes", Env: "PENELOPA_QUEUE_BYTES", Default: "64MiB",
+			Form:    "a size from 1MiB to 64GiB: a whole number of bytes, or with a unit KiB, MiB, GiB (or KB, MB, GB, powers of 1000), e.g. 64MiB, 1536KiB or 1GiB",
+			Meaning: "compressed bytes waiting to be sent at most, which bounds memory when the receiver is slow or down; to make room the oldest requests are dropped and counted",
+			set:     sizeSetter(func(c *Config) *int64 { return &c.QueueBytes }, 1<<20, 64<<30)},
 		{Key: "concurrency", Env: "PENELOPA_CONCURRENCY", Default: "4",
 			Form: "a whole number from 1 to 256", Meaning: "requests in flight at once",
 			set: intSetter(func(c *Config) *int { return &c.Concurrency }, 1, 256)},
@@ -471,6 +476,53 @@ func intSetter(field func(*Config) *int, min, max int) func(*Config, string) err
 		*field(c) = n
 		return nil
 	}
+}
+
+func sizeSetter(field func(*Config) *int64, min, max int64) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, ok := parseSize(v)
+		if !ok || n < min || n > max {
+			return errForm
+		}
+		*field(c) = n
+		return nil
+	}
+}
+
+// sizeUnits are the units parseSize accepts, matched case-insensitively.
+var sizeUnits = []struct {
+	name string
+	mult int64
+}{
+	{"", 1}, {"b", 1},
+	{"kib", 1 << 10}, {"mib", 1 << 20}, {"gib", 1 << 30},
+	{"kb", 1e3}, {"mb", 1e6}, {"gb", 1e9},
+}
+
+// parseSize reads a byte size: a whole number, optionally followed (a space between allowed)
+// by B, KiB, MiB, GiB (powers of 1024) or KB, MB, GB (powers of 1000).
+func parseSize(v string) (int64, bool) {
+	i := 0
+	for i < len(v) && v[i] >= '0' && v[i] <= '9' {
+		i++
+	}
+	if i == 0 {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(v[:i], 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	unit := strings.ToLower(strings.TrimSpace(v[i:]))
+	for _, u := range sizeUnits {
+		if u.name == unit {
+			if n > (1<<63-1)/u.mult {
+				return 0, false
+			}
+			return n * u.mult, true
+		}
+	}
+	return 0, false
 }
 
 func boolSetter(field func(*Config) *bool) func(*Config, string) error {

@@ -25,6 +25,46 @@ func TestConfigDefaults(t *testing.T) {
 		!reflect.DeepEqual(c.TrendStats, []string{"p(99)"}) || !c.StaleMarkers || c.BatchSize != 10000 || c.InsecureSkipTLSVerify {
 		t.Errorf("unexpected defaults: %+v", c)
 	}
+	// The option table's defaults are the sender's, so the README states what runs.
+	if c.QueueSize != sender.DefaultQueueSize || c.QueueBytes != sender.DefaultQueueBytes {
+		t.Errorf("queue_size %d, queue_bytes %d; the sender's defaults are %d and %d", c.QueueSize, c.QueueBytes, sender.DefaultQueueSize, sender.DefaultQueueBytes)
+	}
+}
+
+// TestConfigQueueBytes: the forms queue_bytes accepts, from each source.
+func TestConfigQueueBytes(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "p.json")
+	if err := os.WriteFile(file, []byte(`{"queue_bytes":268435456}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		env  map[string]string
+		arg  string
+		want int64
+	}{
+		{"MiB", map[string]string{"PENELOPA_QUEUE_BYTES": "64MiB"}, "", 64 << 20},
+		{"plain bytes", map[string]string{"PENELOPA_QUEUE_BYTES": "1048576"}, "", 1 << 20},
+		{"KiB in the argument", nil, "queue_bytes=1536KiB", 1536 << 10},
+		{"GiB with a space and any case", map[string]string{"PENELOPA_QUEUE_BYTES": " 2 gib "}, "", 2 << 30},
+		{"powers of 1000", nil, "queue_bytes=100MB", 100_000_000},
+		{"B", nil, "queue_bytes=2000000B", 2_000_000},
+		{"the largest", nil, "queue_bytes=64GiB", 64 << 30},
+		{"a JSON number in the file", map[string]string{"PENELOPA_CONFIG": file}, "", 256 << 20},
+		{"argument beats env", map[string]string{"PENELOPA_QUEUE_BYTES": "8MiB"}, "queue_bytes=16MiB", 16 << 20},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := LoadConfig(ConfigSources{Env: envOf(tc.env), Argument: tc.arg})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.QueueBytes != tc.want {
+				t.Errorf("queue_bytes = %d, want %d", c.QueueBytes, tc.want)
+			}
+		})
+	}
 }
 
 func TestConfigPrecedence(t *testing.T) {
@@ -112,6 +152,26 @@ func TestConfigErrors(t *testing.T) {
 			[]string{"url (PENELOPA_METRICS_URL)", "127.0.0.1:9"}, []string{"S3cr3t", "u:pw"}},
 		{"invalid URL argument hides its password", nil, "http://u:pw-S3cr3t@127.0.0.1:9x/api/v1/write",
 			[]string{"url", "an http:// or https:// URL"}, []string{"S3cr3t"}},
+		{"queue_bytes garbage", map[string]string{"PENELOPA_QUEUE_BYTES": "lots"}, "",
+			[]string{"queue_bytes (PENELOPA_QUEUE_BYTES)", `"lots"`, "a size from 1MiB to 64GiB", "e.g. 64MiB"}, nil},
+		{"queue_bytes unknown unit", nil, "queue_bytes=64M",
+			[]string{"queue_bytes (--out penelopa)", `"64M"`, "KiB, MiB, GiB"}, nil},
+		{"queue_bytes fraction", map[string]string{"PENELOPA_QUEUE_BYTES": "1.5GiB"}, "",
+			[]string{"queue_bytes", `"1.5GiB"`, "a whole number"}, nil},
+		{"queue_bytes negative", map[string]string{"PENELOPA_QUEUE_BYTES": "-64MiB"}, "",
+			[]string{"queue_bytes", `"-64MiB"`, "a size from 1MiB"}, nil},
+		{"queue_bytes below 1MiB", map[string]string{"PENELOPA_QUEUE_BYTES": "512KiB"}, "",
+			[]string{"queue_bytes", `"512KiB"`, "from 1MiB to 64GiB"}, nil},
+		{"queue_bytes above 64GiB", nil, "queue_bytes=65GiB",
+			[]string{"queue_bytes", `"65GiB"`, "from 1MiB to 64GiB"}, nil},
+		{"queue_bytes overflowing", map[string]string{"PENELOPA_QUEUE_BYTES": "99999999999999999999GiB"}, "",
+			[]string{"queue_bytes", `"99999999999999999999GiB"`}, nil},
+		{"queue_bytes overflowing after the unit", map[string]string{"PENELOPA_QUEUE_BYTES": "9000000000000GiB"}, "",
+			[]string{"queue_bytes", `"9000000000000GiB"`}, nil},
+		{"queue_bytes empty", map[string]string{"PENELOPA_QUEUE_BYTES": ""}, "",
+			[]string{"queue_bytes", `""`}, nil},
+		{"queue_size over its range", map[string]string{"PENELOPA_QUEUE_SIZE": "100001"}, "",
+			[]string{"queue_size", `"100001"`, "a whole number from 1 to 100000"}, nil},
 		{"bad log level", map[string]string{"PENELOPA_LOG_LEVEL": "loud"}, "",
 			[]string{"log_level", `"loud"`, "debug, info, warn or error"}, nil},
 	}

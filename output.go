@@ -103,6 +103,7 @@ func New(p Params) (*Output, error) {
 		MinTLSVersion:         cfg.TLSMinVersion,
 		SecretHeaders:         headerNames(cfg.Headers),
 		QueueSize:             cfg.QueueSize,
+		QueueBytes:            cfg.QueueBytes,
 		Concurrency:           cfg.Concurrency,
 		MaxRetries:            cfg.MaxRetries,
 		Protocol:              cfg.Protocol,

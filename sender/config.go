@@ -20,7 +20,8 @@ import (
 // choice), so a caller only sets what it cares about; DefaultMaxRetries is for callers' configs.
 const (
 	DefaultTimeout      = 10 * time.Second
-	DefaultQueueSize    = 32
+	DefaultQueueSize    = 4096
+	DefaultQueueBytes   = 64 << 20
 	DefaultConcurrency  = 2
 	DefaultMaxRetries   = 5
 	DefaultMaxRetryTime = time.Minute
@@ -55,8 +56,12 @@ type Config struct {
 	CertFile, KeyFile string
 	// MinTLSVersion is "1.2" (default) or "1.3".
 	MinTLSVersion string
-	// QueueSize is how many bodies wait at most; when full the oldest is dropped.
-	QueueSize int
+	// QueueSize is how many bodies wait at most, and QueueBytes how many compressed bytes
+	// (len of their buffers) they hold at most. A body that would pass either bound makes room
+	// by dropping the oldest waiting bodies; one larger than QueueBytes on its own is dropped.
+	// QueueBytes is the bound that matters for memory; QueueSize is a backstop for tiny bodies.
+	QueueSize  int
+	QueueBytes int64
 	// Concurrency is how many requests may be in flight (only bodies of one flush run together).
 	Concurrency int
 	// MaxRetries bounds retries after the first attempt, taken literally: 0 never retries.
@@ -242,6 +247,9 @@ func withDefaults(cfg Config) (Config, error) {
 	if cfg.QueueSize == 0 {
 		cfg.QueueSize = DefaultQueueSize
 	}
+	if cfg.QueueBytes == 0 {
+		cfg.QueueBytes = DefaultQueueBytes
+	}
 	if cfg.Concurrency == 0 {
 		cfg.Concurrency = DefaultConcurrency
 	}
@@ -261,6 +269,8 @@ func withDefaults(cfg Config) (Config, error) {
 		return cfg, fmt.Errorf("max retries %d must not be negative", cfg.MaxRetries)
 	case cfg.QueueSize < 0:
 		return cfg, fmt.Errorf("queue size %d must be positive", cfg.QueueSize)
+	case cfg.QueueBytes < 0:
+		return cfg, fmt.Errorf("queue bytes %d must be positive", cfg.QueueBytes)
 	case cfg.Concurrency < 0:
 		return cfg, fmt.Errorf("concurrency %d must be positive", cfg.Concurrency)
 	case cfg.Protocol != ProtoV1 && cfg.Protocol != ProtoV2:

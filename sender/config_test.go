@@ -92,6 +92,7 @@ func TestNewRejects(t *testing.T) {
 		{"unparseable", Config{URL: "http://u:hunter2@h:port/w"}, "not a valid URL"},
 		{"no host", Config{URL: "http:///w"}, "no host"},
 		{"negative queue", Config{URL: "http://h/w", QueueSize: -1}, "queue size"},
+		{"negative queue bytes", Config{URL: "http://h/w", QueueBytes: -1}, "queue bytes -1 must be positive"},
 		{"negative retries", Config{URL: "http://h/w", MaxRetries: -1}, "max retries"},
 		{"backoff order", Config{URL: "http://h/w", MinBackoff: time.Second, MaxBackoff: time.Millisecond}, "min backoff"},
 		{"tls version", Config{URL: "https://h/w", MinTLSVersion: "1.0"}, "minimum TLS version"},
@@ -115,6 +116,22 @@ func TestNewRejects(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestQueueDefaults: zero QueueSize and QueueBytes take the defaults, and the defaults make the
+// byte bound the one that applies to bodies of a large test (about 70 KiB compressed each).
+func TestQueueDefaults(t *testing.T) {
+	s, err := New(Config{URL: "http://127.0.0.1:9/api/v1/write"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	if len(s.q) != DefaultQueueSize || s.cfg.QueueBytes != DefaultQueueBytes {
+		t.Errorf("queue of %d bodies and %d bytes, want %d and %d", len(s.q), s.cfg.QueueBytes, DefaultQueueSize, DefaultQueueBytes)
+	}
+	if perBody := DefaultQueueBytes / DefaultQueueSize; perBody > 70<<10 {
+		t.Errorf("the count bound applies first to bodies under %d bytes, which includes a large test's", perBody)
 	}
 }
 

@@ -19,6 +19,7 @@ const (
 	kindRejected
 	kindGaveUp
 	kindQueueFull
+	kindTooLarge
 	kindShutdown
 	kindNegotiate
 	kindProtocol

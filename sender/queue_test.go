@@ -7,46 +7,146 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"xk6-output-penelopa/pool"
 )
 
-// TestQueueFullDropsOldest: with the only worker stuck on body 0, a queue of 2 keeps the two
-// newest bodies and drops the older ones, counted as queue_full.
+// TestQueueFullDropsOldest: with the only worker stuck on body 0, later bodies wait in the
+// queue. A body that would pass either bound (QueueSize bodies, QueueBytes compressed bytes)
+// drops the oldest waiting bodies until it fits, counted as queue_full; a body larger than
+// QueueBytes on its own is dropped itself and the queue kept; a queue filled exactly to a
+// bound drops nothing. Stats.QueueBytes is always the size of what waits.
 func TestQueueFullDropsOldest(t *testing.T) {
-	release := make(chan struct{})
-	r := startReceiver(t, nil, func(_ *fasthttp.RequestCtx, n int64) bool {
-		if n == 1 {
-			<-release
-		}
-		return true
-	})
-	var w syncWriter
-	cfg := testConfig(r.url, &w)
-	cfg.QueueSize, cfg.Concurrency, cfg.Timeout = 2, 1, 3*time.Second
-	s, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
+	const smallPad, largePad = payloadPad, 5 * payloadPad
+	// Bodies are incompressible, so their size depends on the pad only; measure it.
+	small := int64(len(makePaddedBody(pool.New(0), 1, 0, 1, smallPad).B))
+	large := int64(len(makePaddedBody(pool.New(0), 1, 0, 1, largePad).B))
+	if large < 3*small {
+		t.Fatalf("a large body (%d bytes) must outweigh three small ones (%d bytes each)", large, small)
 	}
-	s.Enqueue(makeBody(cfg.Pool, 0, 0, 1), 1)
-	s.EndFlush()
-	waitFor(t, func() bool { return r.reqs.Load() == 1 })
-	for f := 1; f <= 5; f++ {
-		s.Enqueue(makeBody(cfg.Pool, f, 0, 10*f), 10*f)
-		s.EndFlush()
+	type body struct {
+		pad, samples int
 	}
-	close(release)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
-	s.Close(ctx)
-	st := s.Stats()
-	r.check(t, st)
-	if want := uint64(10 + 20 + 30); st.DroppedQueueFull != want {
-		t.Errorf("queue_full %d, want %d", st.DroppedQueueFull, want)
+	tenToFifty := []body{{smallPad, 10}, {smallPad, 20}, {smallPad, 30}, {smallPad, 40}, {smallPad, 50}}
+	tests := []struct {
+		name       string
+		queueSize  int
+		queueBytes int64
+		bodies     []body // enqueued while body 0 is in flight, one flush each
+		dropped    []int  // indices into bodies: counted as queue_full
+		logs       []string
+	}{
+		{
+			name: "count bound", queueSize: 2, queueBytes: 1 << 20, bodies: tenToFifty, dropped: []int{0, 1, 2},
+			logs: []string{"level=warning", "queue full at its bound of 2 bodies (queue_size), dropped the oldest body (10 samples)"},
+		},
+		{
+			name: "byte bound, filled exactly", queueSize: 64, queueBytes: 2 * small, bodies: tenToFifty, dropped: []int{0, 1, 2},
+			logs: []string{"queue full at its bound of " + sizeString(2*small) + " (queue_bytes), dropped the oldest body (10 samples)"},
+		},
+		{
+			name: "both bounds at once", queueSize: 2, queueBytes: 2 * small, bodies: tenToFifty, dropped: []int{0, 1, 2},
+			logs: []string{"queue full at its bounds of 2 bodies (queue_size) and " + sizeString(2*small) + " (queue_bytes)"},
+		},
+		{
+			name: "a large body drops several small ones", queueSize: 64, queueBytes: small + large,
+			bodies:  []body{{smallPad, 1}, {smallPad, 2}, {smallPad, 3}, {smallPad, 4}, {largePad, 100}},
+			dropped: []int{0, 1, 2},
+			logs:    []string{"(queue_bytes), dropped the 3 oldest bodies (6 samples)"},
+		},
+		{
+			name: "a body larger than queue_bytes is dropped, the queue kept", queueSize: 64, queueBytes: 2*small + small/2,
+			bodies:  []body{{smallPad, 1}, {smallPad, 2}, {largePad, 100}, {smallPad, 3}},
+			dropped: []int{2, 0},
+			logs: []string{
+				"level=error", "dropped a body of " + sizeString(large) + " (100 samples): it is larger than the whole queue (queue_bytes " + sizeString(2*small+small/2) + ")",
+				"queue full at its bound of " + sizeString(2*small+small/2) + " (queue_bytes), dropped the oldest body (1 samples)",
+			},
+		},
+		{
+			name: "under both bounds nothing is dropped", queueSize: 5, queueBytes: 5 * small, bodies: tenToFifty,
+		},
 	}
-	if want := uint64(1 + 40 + 50); st.SamplesSent != want {
-		t.Errorf("sent %d, want %d", st.SamplesSent, want)
-	}
-	if !strings.Contains(w.String(), "queue of 2 bodies full") {
-		t.Errorf("no queue-full line:\n%s", w.String())
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			release := make(chan struct{})
+			r := startReceiver(t, nil, func(_ *fasthttp.RequestCtx, n int64) bool {
+				if n == 1 {
+					<-release
+				}
+				return true
+			})
+			var w syncWriter
+			cfg := testConfig(r.url, &w)
+			cfg.QueueSize, cfg.QueueBytes, cfg.Concurrency, cfg.Timeout = tc.queueSize, tc.queueBytes, 1, 3*time.Second
+			s, err := New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.Enqueue(makeBody(cfg.Pool, 0, 0, 1), 1)
+			s.EndFlush()
+			waitFor(t, func() bool { return r.reqs.Load() == 1 })
+			if st := s.Stats(); st.QueueBytes != 0 {
+				t.Errorf("QueueBytes = %d with the only body in flight, want 0", st.QueueBytes)
+			}
+
+			isDropped := map[int]bool{}
+			for _, i := range tc.dropped {
+				isDropped[i] = true
+			}
+			var wantDropped, wantSent, wantQueued uint64 = 0, 1, 0
+			for i, b := range tc.bodies {
+				body := makePaddedBody(cfg.Pool, i+1, 0, b.samples, b.pad)
+				size := uint64(len(body.B))
+				if want := map[int]int64{smallPad: small, largePad: large}[b.pad]; size != uint64(want) {
+					t.Fatalf("body %d is %d bytes, want %d", i, size, want)
+				}
+				s.Enqueue(body, b.samples)
+				s.EndFlush()
+				if isDropped[i] {
+					wantDropped += uint64(b.samples)
+				} else {
+					wantSent += uint64(b.samples)
+					wantQueued += size
+				}
+			}
+			st := s.Stats()
+			if st.QueueBytes != wantQueued {
+				t.Errorf("QueueBytes = %d while body 0 is stuck, want %d (the bodies kept)", st.QueueBytes, wantQueued)
+			}
+			if st.QueueBytes > uint64(tc.queueBytes) {
+				t.Errorf("QueueBytes = %d, over the bound %d", st.QueueBytes, tc.queueBytes)
+			}
+			if st.DroppedQueueFull != wantDropped {
+				t.Errorf("queue_full %d while body 0 is stuck, want %d", st.DroppedQueueFull, wantDropped)
+			}
+
+			close(release)
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			defer cancel()
+			s.Close(ctx)
+			st = s.Stats()
+			r.check(t, st)
+			if st.DroppedQueueFull != wantDropped || st.SamplesDropped != wantDropped {
+				t.Errorf("queue_full %d, dropped %d, want %d both", st.DroppedQueueFull, st.SamplesDropped, wantDropped)
+			}
+			if st.SamplesSent != wantSent {
+				t.Errorf("sent %d, want %d", st.SamplesSent, wantSent)
+			}
+			if st.QueueBytes != 0 {
+				t.Errorf("QueueBytes = %d after Close, want 0", st.QueueBytes)
+			}
+			log := w.String()
+			for _, want := range tc.logs {
+				if !strings.Contains(log, want) {
+					t.Errorf("log lacks %q:\n%s", want, log)
+				}
+			}
+			if len(tc.dropped) == 0 && strings.Contains(log, "queue full") {
+				t.Errorf("queue-full line without a drop:\n%s", log)
+			}
+		})
 	}
 }
 

@@ -1,7 +1,8 @@
-// Package sender delivers compressed remote-write bodies over HTTP: a bounded queue that never
-// blocks the flush loop, a few concurrent senders that keep every series' samples in order,
-// and retries with capped backoff, so a slow or dead receiver costs memory bounded by the queue
-// and never slows the producer.
+// Package sender delivers compressed remote-write bodies over HTTP: a queue bounded by bytes
+// and by count that never blocks the flush loop, a few concurrent senders that keep every
+// series' samples in order, and retries with capped backoff, so a slow or dead receiver costs
+// memory bounded by the queue (QueueBytes, plus the Concurrency bodies in flight) and never
+// slows the producer.
 package sender
 
 import (
@@ -25,8 +26,8 @@ import (
 // may be in flight together, up to Concurrency. A body of a later generation is started only
 // once every body of earlier generations has finished (acknowledged or dropped). Queue order is
 // generation order, so a worker may take the queue head when nothing is in flight or when the
-// head belongs to the generation in flight; otherwise it waits. Dropping the oldest body when
-// the queue is full only loses samples, it never reorders them.
+// head belongs to the generation in flight; otherwise it waits. Dropping the oldest bodies when
+// the queue is full (by count or by bytes) only loses samples, it never reorders them.
 
 // item is one queued body.
 type item struct {
@@ -78,7 +79,9 @@ type counters struct {
 	// attempts that got no answer.
 	status    [4]atomic.Uint64
 	netErrors atomic.Uint64
-	// queued is the compressed bytes waiting in the queue now.
+	// queued is the compressed bytes waiting in the queue now. It changes only under
+	// Sender.mu, so it is exact there (Enqueue checks QueueBytes against it); Stats reads it
+	// without the lock.
 	queued atomic.Int64
 }
 
@@ -166,8 +169,11 @@ func (s *Sender) addSecret(v string) {
 }
 
 // Enqueue hands a compressed remote write 1.0 body holding samples to the sender, which owns it
-// from now on (it goes back to Config.Pool); it never blocks: when the queue is full the oldest
-// waiting body is dropped and counted. A nil body counts its samples as rejected.
+// from now on (it goes back to Config.Pool); it never blocks: when the body would pass the
+// queue's bounds (QueueSize bodies, QueueBytes bytes) the oldest waiting bodies are dropped
+// until it fits, and counted as DroppedQueueFull; a body larger than QueueBytes on its own is
+// dropped itself, counted the same way, and logged as an error. A nil body counts its samples
+// as rejected.
 func (s *Sender) Enqueue(body *pool.Buffer, samples int) {
 	s.EnqueueProto(body, samples, ProtoV1)
 }
@@ -189,24 +195,82 @@ func (s *Sender) EnqueueProto(body *pool.Buffer, samples int, proto int) {
 		s.report(kindShutdown, logs.Warn, "remote write: body of %d samples enqueued after close, dropped", samples)
 		return
 	}
-	var old item
-	full := s.n == len(s.q)
-	if full {
-		old = s.q[s.head]
-		s.st.queued.Add(-int64(len(old.body.B)))
-		s.q[s.head] = item{}
-		s.head = (s.head + 1) % len(s.q)
-		s.n--
+	size := int64(len(body.B))
+	if size > s.cfg.QueueBytes {
+		// Making room would empty the queue and still not be enough: keep what is queued.
+		s.mu.Unlock()
+		s.drop(item{body: body, samples: samples}, reasonQueueFull)
+		s.report(kindTooLarge, logs.Error, "remote write: dropped a body of %s (%d samples): it is larger than the whole queue (queue_bytes %s); raise queue_bytes or lower batch_size",
+			sizeString(size), samples, sizeString(s.cfg.QueueBytes))
+		return
+	}
+	// Make room, oldest first. Each dropped body goes back to the pool at once, under the lock
+	// (a cheap, non-blocking Put, as in Close), so making room needs no list of what to drop.
+	var dropped, lost int
+	var byCount, byBytes bool
+	for {
+		full, over := s.n == len(s.q), s.st.queued.Load()+size > s.cfg.QueueBytes
+		if !full && !over {
+			break
+		}
+		byCount, byBytes = byCount || full, byBytes || over
+		old := s.pop() // never empty here: an empty queue has room for a body of at most QueueBytes
+		dropped++
+		lost += old.samples
+		s.drop(old, reasonQueueFull)
 	}
 	s.q[(s.head+s.n)%len(s.q)] = item{body: body, samples: samples, gen: s.gen, proto: uint8(proto)}
-	s.st.queued.Add(int64(len(body.B)))
+	s.st.queued.Add(size)
 	s.n++
 	s.cond.Signal()
 	s.mu.Unlock()
-	if full {
-		s.drop(old, reasonQueueFull)
-		s.report(kindQueueFull, logs.Warn, "remote write: queue of %d bodies full, dropped the oldest (%d samples); the receiver is slower than the flush rate", len(s.q), old.samples)
+	if dropped > 0 {
+		s.reportQueueFull(byCount, byBytes, dropped, lost)
 	}
+}
+
+// reportQueueFull logs (rate limited) that making room dropped the oldest bodies, naming the
+// bound that was reached.
+func (s *Sender) reportQueueFull(byCount, byBytes bool, dropped, lost int) {
+	const tail = ", dropped the %s (%d samples); the receiver is slower than the flush rate"
+	what := "oldest body"
+	if dropped > 1 {
+		what = fmt.Sprintf("%d oldest bodies", dropped)
+	}
+	switch {
+	case byCount && byBytes:
+		s.report(kindQueueFull, logs.Warn, "remote write: queue full at its bounds of %d bodies (queue_size) and %s (queue_bytes)"+tail,
+			len(s.q), sizeString(s.cfg.QueueBytes), what, lost)
+	case byCount:
+		s.report(kindQueueFull, logs.Warn, "remote write: queue full at its bound of %d bodies (queue_size)"+tail,
+			len(s.q), what, lost)
+	default:
+		s.report(kindQueueFull, logs.Warn, "remote write: queue full at its bound of %s (queue_bytes)"+tail,
+			sizeString(s.cfg.QueueBytes), what, lost)
+	}
+}
+
+// pop removes and returns the queue head. s.mu is held and the queue is not empty.
+func (s *Sender) pop() item {
+	it := s.q[s.head]
+	s.st.queued.Add(-int64(len(it.body.B)))
+	s.q[s.head] = item{}
+	s.head = (s.head + 1) % len(s.q)
+	s.n--
+	return it
+}
+
+// sizeString renders a byte count for a log line: 512 B, 70.3 KiB, 64.0 MiB, 1.0 GiB.
+func sizeString(n int64) string {
+	switch {
+	case n < 1<<10:
+		return fmt.Sprintf("%d B", n)
+	case n < 1<<20:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	case n < 1<<30:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	}
+	return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
 }
 
 // EndFlush marks the end of one flush: bodies enqueued after it are sent only once every body
@@ -236,11 +300,7 @@ func (s *Sender) work() {
 			s.mu.Unlock()
 			return
 		}
-		it := s.q[s.head]
-		s.st.queued.Add(-int64(len(it.body.B)))
-		s.q[s.head] = item{}
-		s.head = (s.head + 1) % len(s.q)
-		s.n--
+		it := s.pop()
 		s.flying++
 		s.flyGen = it.gen
 		s.mu.Unlock()
@@ -289,11 +349,7 @@ func (s *Sender) Close(ctx context.Context) {
 	s.mu.Lock()
 	left, samples := s.n, 0
 	for s.n > 0 {
-		it := s.q[s.head]
-		s.st.queued.Add(-int64(len(it.body.B)))
-		s.q[s.head] = item{}
-		s.head = (s.head + 1) % len(s.q)
-		s.n--
+		it := s.pop()
 		samples += it.samples
 		s.drop(it, reasonShutdown)
 	}
@@ -313,7 +369,8 @@ type Stats struct {
 	SamplesSent uint64
 	// SamplesDropped is the sum of the Dropped* reasons.
 	SamplesDropped uint64
-	// DroppedQueueFull were the oldest in a full queue.
+	// DroppedQueueFull were the oldest in a full queue (by QueueSize or QueueBytes), dropped to
+	// make room, or in a body larger than QueueBytes on its own.
 	DroppedQueueFull uint64
 	// DroppedRejected got a non-retryable answer (4xx other than 429, or 3xx).
 	DroppedRejected uint64

@@ -22,7 +22,12 @@ import (
 const payloadPad = 400
 
 func makeBody(p *pool.Pool, flush, slot, samples int) *pool.Buffer {
-	raw := make([]byte, 12+payloadPad)
+	return makePaddedBody(p, flush, slot, samples, payloadPad)
+}
+
+// makePaddedBody is makeBody with pad incompressible bytes, so tests can choose body sizes.
+func makePaddedBody(p *pool.Pool, flush, slot, samples, pad int) *pool.Buffer {
+	raw := make([]byte, 12+pad)
 	for i := 12; i < len(raw); i++ { // incompressible, so the body outlives the headers on the wire
 		raw[i] = byte(i*7919 ^ flush*31 ^ slot*131 ^ i>>3*2654435761)
 	}
