@@ -297,6 +297,11 @@ func (o *Output) send(samples []series.Sample, ts int64, proto int, withMeta boo
 		}
 		comp := s2.EncodeSnappy(o.comp[:cap(o.comp)], o.raw)
 		body := o.bufs.Get()
+		if cap(body.B) > 2*len(comp)+4096 {
+			// A buffer grown for a much larger body would sit in the queue holding memory its
+			// queue_bytes bound does not count (it counts bodies); start this one at its size.
+			body.B = nil
+		}
 		body.B = append(body.B[:0], comp...)
 		o.snd.EnqueueProto(body, n, proto)
 		samples = samples[n:]
