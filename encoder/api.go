@@ -1,5 +1,7 @@
 package encoder
 
+import "fmt"
+
 // StaleNaN is the bit pattern Prometheus reads as a staleness marker; pass
 // math.Float64frombits(StaleNaN) as a sample value to end a series.
 const StaleNaN uint64 = 0x7ff0000000000002
@@ -27,6 +29,32 @@ func AppendLabelBytes(dst []byte, name string, value []byte) []byte {
 	dst = append(dst, tagLabelValue)
 	dst = appendVarint(dst, uint64(len(value)))
 	return append(dst, value...)
+}
+
+// NextLabel reads the first label of a labels block (a run of AppendLabel output) and returns
+// its name and value and the rest of the block, so a holder of pre-encoded labels can get
+// their strings back without keeping them twice.
+func NextLabel(block []byte) (name, value, rest []byte, err error) {
+	body, rest, err := cutField(block, tagTimeSeriesLabels)
+	if err != nil {
+		return nil, nil, block, fmt.Errorf("labels block: %w", err)
+	}
+	for len(body) > 0 {
+		var f []byte
+		tag := byte(tagLabelValue)
+		if body[0] == tagLabelName {
+			tag = tagLabelName
+		}
+		if f, body, err = cutField(body, tag); err != nil {
+			return nil, nil, block, fmt.Errorf("labels block: label: %w", err)
+		}
+		if tag == tagLabelName {
+			name = f
+		} else {
+			value = f
+		}
+	}
+	return name, value, rest, nil
 }
 
 // Labels is a series' pre-encoded labels (runs of AppendLabel output) in three parts that,

@@ -192,3 +192,44 @@ func BenchmarkAppendLabelRefs(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(labels)), "ns/series")
 }
+
+// TestRefID checks the stable-id path of Symbols against its string path: one ref per string
+// whichever way it comes in, refs starting over at each request, ids free to name another
+// string in a later request, and no allocation once a flush's strings are known.
+func TestRefID(t *testing.T) {
+	var s Symbols
+	steps := []struct {
+		name string
+		do   func() uint32
+		want uint32
+	}{
+		{"first id", func() uint32 { return s.RefID(7, "job") }, 1},
+		{"same id again", func() uint32 { return s.RefID(7, "job") }, 1},
+		{"its string by Ref", func() uint32 { return s.Ref("job") }, 1},
+		{"a string by Ref first", func() uint32 { return s.Ref("pod") }, 2},
+		{"then by id", func() uint32 { return s.RefID(0, "pod") }, 2},
+		{"the empty string", func() uint32 { return s.RefID(3, "") }, 0},
+		{"a far id", func() uint32 { return s.RefID(5000, "x") }, 3},
+		{"next request: refs start over", func() uint32 { s.Reset(); return s.RefID(5000, "x") }, 1},
+		{"an id naming another string than last request", func() uint32 { return s.RefID(7, "instance") }, 2},
+	}
+	for _, st := range steps {
+		if got := st.do(); got != st.want {
+			t.Fatalf("%s: ref %d, want %d", st.name, got, st.want)
+		}
+	}
+	if got := fmt.Sprint(s.table); got != "[ x instance]" {
+		t.Fatalf("symbols %s, want [ x instance]", got)
+	}
+	strs := []string{"a", "b", "c", "d"}
+	flush := func() {
+		s.Reset()
+		for id, v := range strs {
+			s.RefID(uint32(id), v)
+		}
+	}
+	flush()
+	if n := testing.AllocsPerRun(100, flush); n != 0 {
+		t.Fatalf("a steady request allocates %v times, want 0", n)
+	}
+}
