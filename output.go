@@ -84,6 +84,7 @@ func New(p Params) (*Output, error) {
 		StaleMarkers:     cfg.StaleMarkers,
 		NativeHistograms: cfg.NativeHistograms,
 		HistogramSchema:  cfg.HistogramSchema,
+		SymbolIDs:        cfg.Protocol == sender.ProtoV2, // 2.0 maps each label string by id, no hashing
 	})
 	if err != nil {
 		return nil, fmt.Errorf("series table: %w", err)
@@ -350,12 +351,7 @@ func (o *Output) encodeV2(samples []series.Sample, ts int64) int {
 	n := 0
 	for n < len(samples) && n < o.cfg.BatchSize {
 		s := &samples[n]
-		refs, err := o.syms.AppendLabelRefs(o.refs[:0], &s.Labels)
-		if err != nil {
-			// The table wrote these blocks itself; a failure here is a bug, never input.
-			panic(fmt.Sprintf("penelopa: label block does not decode: %v", err))
-		}
-		o.refs = refs
+		refs := o.labelRefs(s)
 		var md encoder.Metadata2
 		if s.Meta != nil {
 			md = encoder.Metadata2{Type: s.Meta.V2Type(), HelpRef: o.syms.Ref(s.Meta.Help), UnitRef: o.syms.Ref(s.Meta.Unit)}
@@ -374,6 +370,33 @@ func (o *Output) encodeV2(samples []series.Sample, ts int64) int {
 	raw := o.syms.AppendSymbols(o.raw[:0])
 	o.raw = append(raw, scratch...)
 	return n
+}
+
+// labelRefs returns the 2.0 label refs of s in o.refs: through the table's symbol ids when it
+// keeps them (one slice access per string), else by reading the label block (self-metrics).
+func (o *Output) labelRefs(s *series.Sample) []uint32 {
+	refs := o.refs[:0]
+	if s.IDs != nil {
+		head, tail := s.IDs[:2*s.HeadIDs], s.IDs[2*s.HeadIDs:]
+		for _, id := range head {
+			refs = append(refs, o.syms.RefID(id, o.tbl.SymbolString(id)))
+		}
+		for _, id := range s.NameIDs {
+			refs = append(refs, o.syms.RefID(id, o.tbl.SymbolString(id)))
+		}
+		for _, id := range tail {
+			refs = append(refs, o.syms.RefID(id, o.tbl.SymbolString(id)))
+		}
+		o.refs = refs
+		return refs
+	}
+	refs, err := o.syms.AppendLabelRefs(refs, &s.Labels)
+	if err != nil {
+		// The table wrote these blocks itself; a failure here is a bug, never input.
+		panic(fmt.Sprintf("penelopa: label block does not decode: %v", err))
+	}
+	o.refs = refs
+	return refs
 }
 
 // Stop makes the final flush (with staleness markers), drains the queue until ctx is done or

@@ -1,9 +1,13 @@
 package penelopa
 
 import (
+	"bytes"
+	"fmt"
 	"net/url"
 	"testing"
 	"time"
+
+	"xk6-output-penelopa/series"
 )
 
 func TestDashboardLink(t *testing.T) {
@@ -50,6 +54,73 @@ func TestLooksLikeVictoriaMetrics(t *testing.T) {
 	for u, want := range tests {
 		if got := looksLikeVictoriaMetrics(u); got != want {
 			t.Errorf("%s: got %v, want %v", u, got, want)
+		}
+	}
+}
+
+// TestEncodeV2SymbolIDs checks that a 2.0 request built through the table's symbol ids is
+// byte for byte the one built by reading the label blocks: the same symbols in the same order,
+// the same refs, whatever the labels around __name__, over several requests of a flush (the
+// encoder's symbol table is reused) and across flushes with series coming and going.
+func TestEncodeV2SymbolIDs(t *testing.T) {
+	newTable := func(ids bool) *series.Table {
+		tbl, err := series.NewTable(series.Options{SymbolIDs: ids, TTL: 1, TrendStats: []string{"p(99)", "avg"}, ConstLabels: []series.Label{{Name: "testid", Value: "v2"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tbl.Lock()
+		defer tbl.Unlock()
+		for _, m := range []struct {
+			name string
+			kind series.Kind
+		}{{"c", series.Counter}, {"r", series.Rate}, {"t", series.Trend}} {
+			if err := tbl.Declare(m.name, m.kind, series.Time); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return tbl
+	}
+	feed := func(tbl *series.Table, g int) {
+		tbl.Lock()
+		defer tbl.Unlock()
+		for i := range 30 {
+			id := fmt.Sprint(g*10 + i) // two thirds of the ids carry over to the next flush
+			raw := []byte(`{"Zone":"eu","id":"` + id + `"}`)
+			tags := []series.Tag{{Name: []byte("Zone"), Value: []byte("eu")}, {Name: []byte("id"), Value: []byte(id)}}
+			for _, name := range []string{"c", "r", "t"} {
+				if !tbl.Observe([]byte(name), raw, float64(i)) {
+					if err := tbl.Insert([]byte(name), raw, tags, float64(i)); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+		}
+	}
+	outs := [2]*Output{}
+	for k, ids := range []bool{false, true} {
+		outs[k] = &Output{cfg: Config{BatchSize: 40}, tbl: newTable(ids)}
+	}
+	for g := range 5 {
+		var bodies [2][][]byte
+		for k, o := range outs {
+			feed(o.tbl, g)
+			samples := o.tbl.Snapshot(nil, time.Now())
+			if ids := samples[0].IDs != nil; ids != (k == 1) {
+				t.Fatalf("table %d: ids %v", k, ids)
+			}
+			for len(samples) > 0 {
+				n := o.encodeV2(samples, 1_764_072_672_663)
+				bodies[k] = append(bodies[k], append([]byte(nil), o.raw...))
+				samples = samples[n:]
+			}
+		}
+		if len(bodies[0]) != len(bodies[1]) || len(bodies[0]) < 2 {
+			t.Fatalf("flush %d: %d and %d requests, want the same, at least 2", g, len(bodies[0]), len(bodies[1]))
+		}
+		for r := range bodies[0] {
+			if !bytes.Equal(bodies[0][r], bodies[1][r]) {
+				t.Fatalf("flush %d, request %d: bodies differ (%d and %d bytes)", g, r, len(bodies[0][r]), len(bodies[1][r]))
+			}
 		}
 	}
 }

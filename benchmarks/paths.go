@@ -46,7 +46,7 @@ func paths() []path {
 	return []path{
 		{pathPenelopa1, "penelopa encoder, remote write 1.0: label blocks pre-encoded, samples appended (AppendTimeSeries, AppendSamplesSeries); s2.EncodeSnappy into a reused buffer", false,
 			func(w *workload) flusher { return newPenelopa1(w) }},
-		{pathPenelopa2, "penelopa encoder, remote write 2.0: Symbols + AppendTimeSeries2/AppendSamplesSeries2 into scratch, then symbols + series; s2.EncodeSnappy", true,
+		{pathPenelopa2, "penelopa encoder, remote write 2.0: label string ids kept per series mapped to refs (Symbols.RefID), AppendTimeSeries2/AppendSamplesSeries2 into scratch, then symbols + series; s2.EncodeSnappy", true,
 			func(w *workload) flusher { return newPenelopa2(w) }},
 		{pathEasyproto, "easyproto MarshalerPool/Marshaler building the same 1.0 message; s2.EncodeSnappy", false,
 			func(w *workload) flusher { return &easyprotoPath{w: w} }},
@@ -131,22 +131,39 @@ func shiftedSamples(dst []encoder.Sample, in []sample, shift int64) []encoder.Sa
 }
 
 // penelopa2 is penelopa's remote write 2.0 path: series are written into scratch while their
-// labels are interned, then the symbol table, then the series.
+// labels are mapped to refs, then the symbol table, then the series. As the series table does
+// with remote write 2.0 (series.Options.SymbolIDs), each series keeps the ids of its label
+// strings in a dictionary, and a request maps ids to refs with Symbols.RefID.
 type penelopa2 struct {
-	w      *workload
-	labels []*encoder.Labels // the same pre-encoded blocks as 1.0: one encoding serves both protocols
-	syms   encoder.Symbols
-	refs   []uint32
-	smp    []encoder.Sample
-	tmp    []byte
-	body   []byte
-	comp   []byte
+	w    *workload
+	ids  [][]uint32 // per series: a name and a value id per label, in label order
+	dict []string   // the strings by id
+	syms encoder.Symbols
+	refs []uint32
+	smp  []encoder.Sample
+	tmp  []byte
+	body []byte
+	comp []byte
 }
 
 func newPenelopa2(w *workload) *penelopa2 {
 	p := &penelopa2{w: w}
+	byString := make(map[string]uint32)
+	intern := func(v string) uint32 {
+		id, ok := byString[v]
+		if !ok {
+			id = uint32(len(p.dict))
+			byString[v] = id
+			p.dict = append(p.dict, v)
+		}
+		return id
+	}
 	for _, s := range w.Series {
-		p.labels = append(p.labels, labelBlock(s.Labels))
+		var ids []uint32
+		for _, l := range s.Labels {
+			ids = append(ids, intern(l.Name), intern(l.Value))
+		}
+		p.ids = append(p.ids, ids)
 	}
 	return p
 }
@@ -155,9 +172,9 @@ func (p *penelopa2) encode(shift int64) ([]byte, error) {
 	p.syms.Reset()
 	tmp := p.tmp[:0]
 	for i := range p.w.Series {
-		var err error
-		if p.refs, err = p.syms.AppendLabelRefs(p.refs[:0], p.labels[i]); err != nil {
-			return nil, fmt.Errorf("series %d: %w", i, err)
+		p.refs = p.refs[:0]
+		for _, id := range p.ids[i] {
+			p.refs = append(p.refs, p.syms.RefID(id, p.dict[id]))
 		}
 		s := &p.w.Series[i]
 		switch {

@@ -93,6 +93,12 @@ type Options struct {
 	// grow by 2^(2^-schema)); 0 selects DefaultHistogramSchema (schema 0 itself, factor 2, is
 	// too coarse to be worth selecting).
 	HistogramSchema int
+
+	// SymbolIDs keeps, per series, ids of its label strings for remote write 2.0
+	// (Sample.IDs, SymbolString; see symbols.go), so a 2.0 flush maps strings to refs without
+	// reading the label blocks. It costs a dictionary of the live label strings and a few
+	// bytes per label; leave it off for remote write 1.0.
+	SymbolIDs bool
 }
 
 // Kind is a k6 metric type; it decides the aggregate and the output series of a metric.
@@ -161,6 +167,13 @@ type Sample struct {
 	Value  float64            // the float value; staleness markers are StaleNaN here, Hist nil
 	Hist   *encoder.Histogram // the native histogram value, nil for a float sample
 	Meta   *Meta              // the metadata of the series' family, for remote write 2.0
+
+	// With Options.SymbolIDs: the symbol ids (Table.SymbolString) of Labels' strings, a name
+	// and a value id per label: IDs holds Head's and Tail's, the first 2*HeadIDs of them
+	// Head's, and NameIDs the __name__ label's. IDs is nil without SymbolIDs.
+	IDs     []uint32
+	HeadIDs int
+	NameIDs [2]uint32
 }
 
 // Sink takes a flush's samples batch by batch (SnapshotTo, FinalTo), so a flush of many
@@ -177,6 +190,8 @@ type metric struct {
 	outNames   []string // __name__ of each output series, in output order
 	nameLabels [][]byte // the __name__ label of each output series, encoded once (AppendLabel)
 	metas      []Meta   // metadata of each output series' family, parallel to outNames
+
+	nameIDs [][2]uint32 // symbol ids of each output series' __name__ label; the flush's (Table.nameIDs)
 }
 
 // entry is one k6 series: a metric and a tag set (after DropLabels). Its fields have three
@@ -291,6 +306,7 @@ type Table struct {
 	ttl        uint64
 	maxBuckets int32
 	native     bool // trends as native histograms
+	symbolIDs  bool // keep symbol ids for remote write 2.0
 	histSchema int8 // schema trend histograms start at: HistogramSchema when native, else 7
 	seed       maphash.Seed
 
@@ -323,6 +339,9 @@ type Table struct {
 	flushMu sync.Mutex // serialises Snapshot and Final: guards the fields below
 
 	gen uint64 // generations (Snapshots) so far
+
+	dict   symbolDict            // label strings by symbol id (Options.SymbolIDs)
+	symDir []*[chunkLen][]uint32 // per slot: its series' symbol ids (see symSlot)
 	// pendHead..pendTail chains (by nextFree) the slots evicted by the last Snapshot or Final,
 	// kept from reuse until the caller is done with their label blocks; -1 when none.
 	pendHead, pendTail int32
@@ -357,6 +376,7 @@ func NewTable(opts Options) (*Table, error) {
 		ttl:        uint64(opts.TTL),
 		maxBuckets: int32(opts.MaxBuckets),
 		native:     opts.NativeHistograms,
+		symbolIDs:  opts.SymbolIDs,
 		histSchema: defaultSchema,
 		families:   make(map[string]struct{}),
 		metrics:    make(map[string]*metric),

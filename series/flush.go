@@ -47,11 +47,13 @@ func (t *Table) snapshot(dst []Sample, sink Sink) []Sample {
 			continue
 		}
 		dst = emit(dst, len(e.m.outNames), sink)
+		from := len(dst)
 		if t.ttl > 0 && uint64(uint32(t.gen)-e.lastGen) >= t.ttl && t.evict(dir, i, epoch) {
 			dst = appendStale(dst, e)
 		} else {
 			dst = t.appendValues(dst, e)
 		}
+		dst = t.withIDs(dst, from, i, e)
 	}
 	t.gen++
 	return emit(dst, cap(dst)+1, sink)
@@ -78,7 +80,7 @@ func (t *Table) final(dst []Sample, sink Sink) []Sample {
 		if e := slotAt(dir, i); e.listed {
 			dst = emit(dst, len(e.m.outNames), sink)
 			if t.evict(dir, i, epoch) {
-				dst = appendStale(dst, e)
+				dst = t.withIDs(appendStale(dst, e), len(dst), i, e)
 			}
 		}
 	}
@@ -117,7 +119,11 @@ func (t *Table) swap() ([]*chunk, int32, uint64) {
 	t.mu.Unlock()
 
 	for _, i := range ended {
-		t.takeIn(slotAt(dir, i), p^1)
+		e := slotAt(dir, i)
+		if t.symbolIDs && !e.listed {
+			t.assignIDs(i, e)
+		}
+		t.takeIn(e, p^1)
 	}
 	return dir, n, epoch
 }
@@ -164,6 +170,22 @@ func (t *Table) statsOf(e *entry) []float64 {
 // labelsOf returns output series j's labels: e's block around its family's __name__ label.
 func labelsOf(e *entry, j int) encoder.Labels {
 	return encoder.Labels{Head: e.buf[:e.split], Name: e.m.nameLabels[j], Tail: e.buf[e.split:e.nlabels]}
+}
+
+// withIDs fills in the symbol ids of the samples of e appended to dst from index from on,
+// when the table keeps them; slot i is e's.
+func (t *Table) withIDs(dst []Sample, from int, i int32, e *entry) []Sample {
+	if !t.symbolIDs {
+		return dst
+	}
+	ids := *t.symSlot(i)
+	names := t.nameIDs(e.m)
+	for k := from; k < len(dst); k++ {
+		s := &dst[k]
+		s.IDs, s.HeadIDs = ids[1:], int(ids[0])
+		s.NameIDs = names[k-from]
+	}
+	return dst
 }
 
 // appendValues appends the current value of each output series of e.
