@@ -42,7 +42,7 @@ func seriesHeadSize2(refs []uint32, md Metadata2) int {
 
 // appendSeriesHead2 appends the label refs and metadata fields of a V2 TimeSeries.
 func appendSeriesHead2(dst []byte, refs []uint32, md Metadata2) []byte {
-	dst = AppendV2TimeSeriesLabelsRefs(dst, refs)
+	dst = appendLabelsRefs2(dst, refs)
 	if md == (Metadata2{}) {
 		return dst
 	}
@@ -55,4 +55,25 @@ func appendSeriesHead2(dst []byte, refs []uint32, md Metadata2) []byte {
 // metadataSize2 is the length of a V2 Metadata body.
 func metadataSize2(md Metadata2) int {
 	return SizeV2MetadataType(md.Type) + SizeV2MetadataHelpRef(md.HelpRef) + SizeV2MetadataUnitRef(md.UnitRef)
+}
+
+// appendLabelsRefs2 writes what AppendV2TimeSeriesLabelsRefs writes, in one pass for series of
+// up to 25 refs (twelve labels): their packed run is then at most 125 bytes, so its length
+// prefix is one byte, filled in afterwards; refs below 128 take a one-byte path. Longer series
+// go the generated way.
+func appendLabelsRefs2(dst []byte, refs []uint32) []byte {
+	if len(refs) == 0 || 5*len(refs) > 0x7f {
+		return AppendV2TimeSeriesLabelsRefs(dst, refs)
+	}
+	dst = append(dst, tagV2TimeSeriesLabelsRefs, 0)
+	at := len(dst)
+	for _, x := range refs {
+		if x < 0x80 {
+			dst = append(dst, byte(x))
+		} else {
+			dst = appendVarint(dst, uint64(x))
+		}
+	}
+	dst[at-1] = byte(len(dst) - at)
+	return dst
 }

@@ -1,6 +1,7 @@
 package encoder
 
 import (
+	"bytes"
 	"math"
 	"reflect"
 	"slices"
@@ -281,5 +282,23 @@ func TestAppendLabelRefsRejectsMalformed(t *testing.T) {
 				t.Fatalf("accepted % x", tc.labels)
 			}
 		})
+	}
+}
+
+// TestAppendLabelsRefs2 checks the one-pass refs writer against the generated one, around its
+// limits: one-byte and multi-byte refs, 25 refs (one pass) and 26 (the generated way).
+func TestAppendLabelsRefs2(t *testing.T) {
+	values := []uint32{0, 1, 127, 128, 16383, 16384, 1<<21 - 1, 1 << 21, math.MaxUint32}
+	for _, n := range []int{0, 1, 2, 24, 25, 26, 40} {
+		for _, v := range values {
+			refs := make([]uint32, n)
+			for i := range refs {
+				refs[i] = v + uint32(i)%3 // wraps for MaxUint32: small values mixed in
+			}
+			want := AppendV2TimeSeriesLabelsRefs([]byte("x"), refs)
+			if got := appendLabelsRefs2([]byte("x"), refs); !bytes.Equal(got, want) {
+				t.Fatalf("%d refs of %d: % x, want % x", n, v, got, want)
+			}
+		}
 	}
 }
