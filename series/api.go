@@ -198,22 +198,18 @@ type metric struct {
 // owners (see the package comment), and each is touched by its owner only.
 //
 // Memory per series is what a table of very many series is made of, so an entry keeps its
-// labels once: one block of every label but __name__ (AppendLabel output, sorted), shared by
-// all its output series, each of which adds its family's pre-encoded __name__ label at split
-// when the flush hands it out (Sample.Labels). The same block is the series' canonical
-// identity: Table.canon maps its hash to the entry, and a hit is confirmed by comparing
+// labels once, in a tagset shared with every other series of the same k6 tags (see tagset):
+// one block of every label but __name__ (AppendLabel output, sorted), shared by all its
+// output series, each of which adds its family's pre-encoded __name__ label at split when the
+// flush hands it out (Sample.Labels). The metric and the block are the series' canonical
+// identity: Table.canon maps their hash to the entry, and a hit is confirmed by comparing
 // blocks, so no second copy of the label set is kept for lookups.
 type entry struct {
 	// Identity: written by ingest, under the lock, when it takes the slot for a new series;
 	// read-only afterwards until the flush has evicted the series and freed the slot.
-	m *metric
-	// buf is the label block, every label but __name__, encoded and sorted (buf[:nlabels];
-	// __name__ goes at split), followed by the raw tags object of the key that created the
-	// series: one allocation for both forms of the tags.
-	buf     []byte
-	nlabels int32
-	split   int32  // buf[:split] sort before __name__, buf[split:nlabels] after it
-	tr      *trend // a trend's histograms and values; kept across slot reuse for the slot's next trend
+	m  *metric
+	ts *tagset // the series' labels and raw tags, shared by the series of the same tags
+	tr *trend  // a trend's histograms and values; kept across slot reuse for the slot's next trend
 
 	// state is the epoch ingest last claimed the series in (its first point of that epoch),
 	// or dead once the flush evicted it. The one field both sides write: ingest claims with a
@@ -240,6 +236,28 @@ type entry struct {
 	lastGen uint32 // generation of the last point the flush has taken in (modulo 2^32)
 	listed  bool   // reported by the flush; false for a free slot or a series not yet taken in
 }
+
+// tagset is a k6 tag set as the table keeps it: k6 gives the same tags to the points of many
+// metrics (the ten metrics of an HTTP request, a script's metrics tagged with one id), and
+// their series share one tagset. It never changes once made, and is never reused: ingest drops
+// it from Table.tagsets when its last series is unlinked, and the collector frees it once no
+// entry (which the flush may still read) points at it.
+type tagset struct {
+	// buf is the label block, every label but __name__, encoded and sorted (buf[:nlabels];
+	// __name__ goes at split), followed by the raw tags object: one allocation for both
+	// forms of the tags.
+	buf     []byte
+	nlabels int32
+	split   int32   // buf[:split] sort before __name__, buf[split:nlabels] after it
+	uses    int32   // linked entries pointing here (ingest's)
+	next    *tagset // next tagset in the same Table.tagsets chain (ingest's)
+}
+
+// labels returns the label block.
+func (ts *tagset) labels() []byte { return ts.buf[:ts.nlabels] }
+
+// raw returns the raw tags object.
+func (ts *tagset) raw() []byte { return ts.buf[ts.nlabels:] }
 
 // trend is the part of an entry only trends have, allocated once per slot.
 type trend struct {
@@ -273,7 +291,7 @@ type rawKey struct {
 	entry int32
 	next  int32 // next key with the same hash, -1 at the end
 	sib   int32 // next key of the same entry, -1 at the end
-	own   bool  // the tags are the entry's (entry.buf[nlabels:])
+	own   bool  // the tags are the entry's tagset's (entry.ts.raw())
 }
 
 // key returns raw key k.
@@ -282,7 +300,7 @@ func (t *Table) key(k int32) *rawKey { return &t.keys[k>>chunkShift][k&chunkMask
 // tagsOf returns the raw tags object of key k, whose entry is e.
 func (t *Table) tagsOf(k int32, e *entry) []byte {
 	if t.key(k).own {
-		return e.buf[e.nlabels:]
+		return e.ts.raw()
 	}
 	return t.extraTags[k]
 }
@@ -323,14 +341,15 @@ type Table struct {
 	// extraTags holds the raw tags of keys that are not their entry's own: tag sets that map
 	// to a series created by another (DropLabels merges, tags in another order).
 	extraTags map[int32][]byte
-	nkeys     int32            // raw keys handed out so far
-	freeKey   int32            // first free rawKey, chained by next; -1 when none
-	canon     map[uint64]int32 // hash of metric name and label block -> first entry, chained by canonNext
-	slots     []*chunk         // chunk directory; append-only
-	nslots    int32            // slots handed out so far
-	reuse     int32            // first slot evicted by the flush and handed over, -1 when none
-	epoch     uint64           // advanced by every Snapshot and Final
-	changed   [2][]int32       // slots claimed in an epoch, by epoch parity, each once
+	tagsets   map[uint64]*tagset // hash of a raw tags object -> its tagset, chained by next
+	nkeys     int32              // raw keys handed out so far
+	freeKey   int32              // first free rawKey, chained by next; -1 when none
+	canon     map[uint64]int32   // hash of metric name and label block -> first entry, chained by canonNext
+	slots     []*chunk           // chunk directory; append-only
+	nslots    int32              // slots handed out so far
+	reuse     int32              // first slot evicted by the flush and handed over, -1 when none
+	epoch     uint64             // advanced by every Snapshot and Final
+	changed   [2][]int32         // slots claimed in an epoch, by epoch parity, each once
 
 	tagNames map[string]string // raw tag name -> final label name ("" drops the tag)
 	lbls     []lbl
@@ -384,6 +403,7 @@ func NewTable(opts Options) (*Table, error) {
 		index:      make(map[uint64]int32),
 		canon:      make(map[uint64]int32),
 		extraTags:  make(map[int32][]byte),
+		tagsets:    make(map[uint64]*tagset),
 		freeKey:    -1,
 		reuse:      -1,
 		tagNames:   make(map[string]string),
@@ -644,7 +664,7 @@ func (t *Table) findCanon(m *metric, h uint64) int32 {
 	}
 	for ei >= 0 {
 		e := slotAt(t.slots, ei)
-		if e.m == m && bytes.Equal(e.buf[:e.nlabels], t.scratch) {
+		if e.m == m && bytes.Equal(e.ts.labels(), t.scratch) {
 			return ei
 		}
 		ei = e.canonNext
@@ -693,12 +713,8 @@ func (t *Table) newEntry(m *metric, split int32, ch uint64, rawTags []byte) int3
 	e := slotAt(t.slots, ei)
 	e.m = m
 	e.firstKey = -1
-	if n := len(t.scratch) + len(rawTags); cap(e.buf) < n {
-		e.buf = make([]byte, 0, n) // exactly: append would round up twice
-	}
-	e.buf = append(append(e.buf[:0], t.scratch...), rawTags...)
-	e.nlabels = int32(len(t.scratch))
-	e.split = split
+	e.ts = t.tagsetOf(rawTags, split)
+	e.ts.uses++
 	e.canonNext = -1
 	if head, ok := t.canon[ch]; ok {
 		e.canonNext = head
@@ -791,7 +807,7 @@ func (t *Table) unlink(ei int32) {
 		k = next
 	}
 	e.firstKey = -1
-	h := t.canonHash(e.m, e.buf[:e.nlabels])
+	h := t.canonHash(e.m, e.ts.labels())
 	if head := t.canon[h]; head == ei {
 		if e.canonNext < 0 {
 			delete(t.canon, h)
@@ -804,6 +820,48 @@ func (t *Table) unlink(ei int32) {
 				q.canonNext = e.canonNext
 				break
 			}
+		}
+	}
+	t.releaseTagset(e.ts) // e.ts itself stays: the flush may still read it for staleness markers
+}
+
+// tagsetOf returns the tagset of raw tags object rawTags, whose label block (__name__ at
+// split) is in t.scratch, making it if no linked series has these tags. A raw tags object
+// always gives the same label block (tag names map to labels alike, the const labels are
+// fixed), so the raw tags alone identify a tagset.
+func (t *Table) tagsetOf(rawTags []byte, split int32) *tagset {
+	h := maphash.Bytes(t.seed, rawTags)
+	for ts := t.tagsets[h]; ts != nil; ts = ts.next {
+		if bytes.Equal(ts.raw(), rawTags) {
+			return ts
+		}
+	}
+	buf := make([]byte, 0, len(t.scratch)+len(rawTags)) // exactly: append would round up twice
+	buf = append(append(buf, t.scratch...), rawTags...)
+	ts := &tagset{buf: buf, nlabels: int32(len(t.scratch)), split: split, next: t.tagsets[h]}
+	t.tagsets[h] = ts
+	return ts
+}
+
+// releaseTagset counts one linked series of ts less, dropping ts from Table.tagsets at the
+// last, so that raw tags seen again make a new one.
+func (t *Table) releaseTagset(ts *tagset) {
+	if ts.uses--; ts.uses > 0 {
+		return
+	}
+	h := maphash.Bytes(t.seed, ts.raw())
+	if head := t.tagsets[h]; head == ts {
+		if ts.next == nil {
+			delete(t.tagsets, h)
+		} else {
+			t.tagsets[h] = ts.next
+		}
+		return
+	}
+	for p := t.tagsets[h]; p != nil; p = p.next {
+		if p.next == ts {
+			p.next = ts.next
+			return
 		}
 	}
 }

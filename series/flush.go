@@ -169,7 +169,8 @@ func (t *Table) statsOf(e *entry) []float64 {
 
 // labelsOf returns output series j's labels: e's block around its family's __name__ label.
 func labelsOf(e *entry, j int) encoder.Labels {
-	return encoder.Labels{Head: e.buf[:e.split], Name: e.m.nameLabels[j], Tail: e.buf[e.split:e.nlabels]}
+	ts := e.ts
+	return encoder.Labels{Head: ts.buf[:ts.split], Name: e.m.nameLabels[j], Tail: ts.buf[ts.split:ts.nlabels]}
 }
 
 // withIDs fills in the symbol ids of the samples of e appended to dst from index from on,

@@ -636,3 +636,47 @@ func TestManyTrendStats(t *testing.T) {
 		tbl.Snapshot(nil, time.Now()) // evicts the round's series: the next reuses its slot
 	}
 }
+
+// TestTagsetsShared checks that series of one k6 tag set share one tagset, that it outlives
+// the eviction of some of them, and that the table forgets it once none is left.
+func TestTagsetsShared(t *testing.T) {
+	tbl := mustTable(t, Options{TTL: 1})
+	declare(t, tbl, "a", Counter, Default)
+	declare(t, tbl, "b", Gauge, Default)
+	put(t, tbl, "a", 1, "id", "1", "url", "/x")
+	put(t, tbl, "b", 2, "id", "1", "url", "/x")
+	put(t, tbl, "a", 1, "id", "2", "url", "/x")
+	tbl.Lock()
+	if n := len(tbl.tagsets); n != 2 {
+		t.Fatalf("%d tagsets for 2 tag sets", n)
+	}
+	a, b := slotAt(tbl.slots, 0), slotAt(tbl.slots, 1)
+	if a.ts != b.ts || a.ts.uses != 2 {
+		t.Fatalf("series of one tag set: tagsets %p and %p, uses %d; want one, used twice", a.ts, b.ts, a.ts.uses)
+	}
+	tbl.Unlock()
+	tbl.Snapshot(nil, time.Now())
+	put(t, tbl, "b", 3, "id", "1", "url", "/x") // keeps b alive
+	got := snapshotMap(t, tbl.Snapshot(nil, time.Now()))
+	if got["__name__=k6_b,id=1,url=/x"] != 3 {
+		t.Fatalf("b after a's eviction: %v", got)
+	}
+	put(t, tbl, "a", 5, "id", "1", "url", "/x") // a comes back: unlinked, then a new series
+	tbl.Lock()
+	if a2 := slotAt(tbl.slots, tbl.lookup([]byte("a"), []byte(`{"id":"1","url":"/x"}`))); a2.ts != b.ts {
+		t.Errorf("a came back with another tagset than b's")
+	}
+	tbl.Unlock()
+	tbl.Snapshot(nil, time.Now())
+	tbl.Snapshot(nil, time.Now()) // evicts everything (TTL 1)
+	tbl.Snapshot(nil, time.Now()) // hands the evicted slots over for reuse
+	old := int(tbl.nslots)
+	for i := range old + 2 {
+		put(t, tbl, "a", 1, "id", fmt.Sprint(100+i), "url", "/y") // new series take, and unlink, the old slots
+	}
+	tbl.Lock()
+	defer tbl.Unlock()
+	if n := len(tbl.tagsets); n != old+2 {
+		t.Errorf("%d tagsets after the %d old slots were reused by %d new series, want only theirs", n, old, old+2)
+	}
+}

@@ -82,9 +82,10 @@ func (t *Table) assignIDs(i int32, e *entry) {
 		}
 	}
 	out := append((*ids)[:0], 0)
-	block := e.buf[:e.nlabels]
+	ts := e.ts
+	block := ts.labels()
 	for len(block) > 0 {
-		if len(block) == len(e.buf[e.split:e.nlabels]) {
+		if len(block) == int(ts.nlabels-ts.split) {
 			out[0] = uint32(len(out)-1) / 2
 		}
 		name, value, rest, err := encoder.NextLabel(block)
@@ -95,7 +96,7 @@ func (t *Table) assignIDs(i int32, e *entry) {
 		out = append(out, t.dict.intern(name), t.dict.intern(value))
 		block = rest
 	}
-	if e.split == e.nlabels {
+	if ts.split == ts.nlabels {
 		out[0] = uint32(len(out)-1) / 2
 	}
 	*ids = out
