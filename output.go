@@ -377,15 +377,10 @@ func (o *Output) encodeV2(samples []series.Sample, ts int64) int {
 func (o *Output) labelRefs(s *series.Sample) []uint32 {
 	refs := o.refs[:0]
 	if s.IDs != nil {
-		head, tail := s.IDs[:2*s.HeadIDs], s.IDs[2*s.HeadIDs:]
-		for _, id := range head {
-			refs = append(refs, o.syms.RefID(id, o.tbl.SymbolString(id)))
-		}
-		for _, id := range s.NameIDs {
-			refs = append(refs, o.syms.RefID(id, o.tbl.SymbolString(id)))
-		}
-		for _, id := range tail {
-			refs = append(refs, o.syms.RefID(id, o.tbl.SymbolString(id)))
+		for _, part := range [...][]uint32{s.IDs[:2*s.HeadIDs], s.NameIDs[:], s.IDs[2*s.HeadIDs:]} {
+			for _, id := range part {
+				refs = append(refs, o.syms.RefID(id, o.tbl.SymbolString(id)))
+			}
 		}
 		o.refs = refs
 		return refs
