@@ -101,7 +101,7 @@ func (s *seriesSource) of(id int) ([]byte, []Tag) {
 //     before a Snapshot evicts, and the 10,000 it evicted, whose label blocks the caller may
 //     read until the next Snapshot; later series reuse those slots;
 //   - the live heap after a full GC at generation 200 is within 10% of generation 50's, and
-//     below 100 MiB (measured: 84 MiB, about 1.1 KiB per slot, most of it each series' label
+//     below 100 MiB (measured: 87-90 MiB, about 1.1 KiB per slot, most of it each series' label
 //     block and raw tags object, which carry k6's ten http labels): memory depends on the
 //     live series, not on how many there were.
 //
