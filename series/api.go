@@ -40,8 +40,9 @@
 //     itself, under its own lock and at its own pace: when a point or a new series meets one,
 //     or a new series takes its slot (a few map deletions per new series).
 //   - Entries live in fixed chunks that never move, so the flush reads them while ingest adds
-//     more. An evicted series' slot, label block included, is reused only after the next
-//     Snapshot or Final has begun, when the caller no longer reads its staleness markers.
+//     more. An evicted series' slot is reused only after the next Snapshot or Final has
+//     begun, when the caller no longer reads its staleness markers; its labels are in a
+//     tagset, which is never changed or reused, so whatever still points at it reads it whole.
 //
 // So ingest waits for a flush at most for one swap, plus however long the runtime takes to
 // hand the lock over. BenchmarkIngestWait, with Snapshot looping on a busy 2-core machine,
