@@ -484,13 +484,18 @@ func (t *Table) Metadata(dst []Meta) []Meta {
 
 // hash combines the hashes of a metric name and its raw tags object.
 func (t *Table) hash(name, rawTags []byte) uint64 {
-	return maphash.Bytes(t.seed, rawTags) ^ (maphash.Bytes(t.seed, name) * 0x9e3779b97f4a7c15)
+	return withName(maphash.Bytes(t.seed, rawTags), maphash.Bytes(t.seed, name))
+}
+
+// withName is a raw key's hash from the hashes of its tags object (the tagsets key) and name.
+func withName(tagsHash, nameHash uint64) uint64 {
+	return tagsHash ^ (nameHash * 0x9e3779b97f4a7c15)
 }
 
 // hashString is hash for a name held as a string: the same value, as maphash hashes a string
 // and its bytes alike, so a raw key's hash is recomputed rather than stored.
 func (t *Table) hashString(name string, rawTags []byte) uint64 {
-	return maphash.Bytes(t.seed, rawTags) ^ (maphash.String(t.seed, name) * 0x9e3779b97f4a7c15)
+	return withName(maphash.Bytes(t.seed, rawTags), maphash.String(t.seed, name))
 }
 
 // Observe adds value v to the known series (metric name, raw tags object bytes) and reports
@@ -507,7 +512,12 @@ func (t *Table) Observe(name, rawTags []byte, v float64) bool {
 
 // lookup returns the entry raw key (name, rawTags) points at, live or evicted, or -1.
 func (t *Table) lookup(name, rawTags []byte) int32 {
-	k, ok := t.index[t.hash(name, rawTags)]
+	return t.lookupHashed(name, rawTags, t.hash(name, rawTags))
+}
+
+// lookupHashed is lookup for a caller that has the key's hash already.
+func (t *Table) lookupHashed(name, rawTags []byte, h uint64) int32 {
+	k, ok := t.index[h]
 	if !ok {
 		return -1
 	}
@@ -579,8 +589,9 @@ func (t *Table) Insert(name, rawTags []byte, tags []Tag, v float64) error {
 	if m == nil {
 		return fmt.Errorf("series: metric %q: %w", name, ErrUndeclared)
 	}
-	h := t.hash(name, rawTags)
-	if old := t.lookup(name, rawTags); old >= 0 {
+	th := maphash.Bytes(t.seed, rawTags) // hashed once for the raw key and the tagset
+	h := withName(th, maphash.Bytes(t.seed, name))
+	if old := t.lookupHashed(name, rawTags, h); old >= 0 {
 		if t.claim(old) {
 			t.apply(slotAt(t.slots, old), v)
 			return nil
@@ -596,7 +607,7 @@ func (t *Table) Insert(name, rawTags []byte, tags []Tag, v float64) error {
 	}
 	own := ei < 0
 	if own {
-		ei = t.newEntry(m, split, ch, rawTags)
+		ei = t.newEntry(m, split, ch, rawTags, th)
 	}
 	t.addKey(rawTags, h, ei, own)
 	t.apply(slotAt(t.slots, ei), v)
@@ -696,10 +707,10 @@ func (t *Table) tagName(b []byte) string {
 }
 
 // newEntry creates a live entry for metric m with the label block in t.scratch (__name__ at
-// split; ch its canonHash) and raw tags object rawTags, claimed and listed as changed in the
-// current epoch. It reuses the slot (and buffers) of a series the flush evicted when there is
-// one, unlinking it first if no point did so meanwhile.
-func (t *Table) newEntry(m *metric, split int32, ch uint64, rawTags []byte) int32 {
+// split; ch its canonHash) and raw tags object rawTags (th its hash), claimed and listed as
+// changed in the current epoch. It reuses the slot (and buffers) of a series the flush evicted
+// when there is one, unlinking it first if no point did so meanwhile.
+func (t *Table) newEntry(m *metric, split int32, ch uint64, rawTags []byte, th uint64) int32 {
 	ei := t.reuse
 	if ei >= 0 {
 		t.reuse = slotAt(t.slots, ei).nextFree
@@ -714,7 +725,7 @@ func (t *Table) newEntry(m *metric, split int32, ch uint64, rawTags []byte) int3
 	e := slotAt(t.slots, ei)
 	e.m = m
 	e.firstKey = -1
-	e.ts = t.tagsetOf(rawTags, split)
+	e.ts = t.tagsetOf(rawTags, th, split)
 	e.ts.uses++
 	e.canonNext = -1
 	if head, ok := t.canon[ch]; ok {
@@ -826,12 +837,11 @@ func (t *Table) unlink(ei int32) {
 	t.releaseTagset(e.ts) // e.ts itself stays: the flush may still read it for staleness markers
 }
 
-// tagsetOf returns the tagset of raw tags object rawTags, whose label block (__name__ at
-// split) is in t.scratch, making it if no linked series has these tags. A raw tags object
-// always gives the same label block (tag names map to labels alike, the const labels are
-// fixed), so the raw tags alone identify a tagset.
-func (t *Table) tagsetOf(rawTags []byte, split int32) *tagset {
-	h := maphash.Bytes(t.seed, rawTags)
+// tagsetOf returns the tagset of raw tags object rawTags (hash h), whose label block
+// (__name__ at split) is in t.scratch, making it if no linked series has these tags. A raw
+// tags object always gives the same label block (tag names map to labels alike, the const
+// labels are fixed), so the raw tags alone identify a tagset.
+func (t *Table) tagsetOf(rawTags []byte, h uint64, split int32) *tagset {
 	for ts := t.tagsets[h]; ts != nil; ts = ts.next {
 		if bytes.Equal(ts.raw(), rawTags) {
 			return ts
