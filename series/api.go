@@ -360,6 +360,11 @@ type Table struct {
 
 	gen uint64 // generations (Snapshots) so far
 
+	// layoutChanged records that this flush evicted a series, so the next one differs in its
+	// series; sameLayout is what swap found for the flush under way (SameLayout).
+	layoutChanged bool
+	sameLayout    atomic.Bool
+
 	dict   symbolDict            // label strings by symbol id (Options.SymbolIDs)
 	symDir []*[chunkLen][]uint32 // per slot: its series' symbol ids (see symSlot)
 	// pendHead..pendTail chains (by nextFree) the slots evicted by the last Snapshot or Final,

@@ -118,15 +118,28 @@ func (t *Table) swap() ([]*chunk, int32, uint64) {
 	dir, n := t.slots, t.nslots
 	t.mu.Unlock()
 
+	same := t.gen > 0 && !t.layoutChanged
 	for _, i := range ended {
 		e := slotAt(dir, i)
-		if t.symbolIDs && !e.listed {
-			t.assignIDs(i, e)
+		if !e.listed {
+			same = false // a new series
+			if t.symbolIDs {
+				t.assignIDs(i, e)
+			}
 		}
 		t.takeIn(e, p^1)
 	}
+	t.layoutChanged = false
+	t.sameLayout.Store(same)
 	return dir, n, epoch
 }
+
+// SameLayout reports whether the Snapshot under way (or the last one, between flushes) hands
+// out the same output series in the same order as the Snapshot or Final before it: no series
+// was added since, and the one before evicted none. Each series' samples may differ in value
+// only, so a caller may keep per-position work from one flush for the next (the output keeps
+// compressed requests, see encoder.SnappyTemplate). It is false for a table's first flush.
+func (t *Table) SameLayout() bool { return t.sameLayout.Load() }
 
 // takeIn updates the flush's values of e from its aggregate copy of parity p, which ingest
 // does not write during this epoch.
@@ -231,6 +244,7 @@ func (t *Table) evict(dir []*chunk, i int32, epoch uint64) bool {
 		return false
 	}
 	t.live.Add(-1)
+	t.layoutChanged = true // the next flush has this series no more
 	e.listed = false
 	e.nextFree = -1
 	if t.pendTail >= 0 {

@@ -204,3 +204,39 @@ func TestSlotReuseAcrossKinds(t *testing.T) {
 		}
 	}
 }
+
+// TestSameLayout checks when a flush hands out the same series in the same order as the one
+// before: never at the first flush, not when a series is new, not after a flush that evicted,
+// and always otherwise, however the values change.
+func TestSameLayout(t *testing.T) {
+	tbl := mustTable(t, Options{TTL: 2, TrendStats: []string{"p(99)", "max"}})
+	declare(t, tbl, "c", Counter, Default)
+	declare(t, tbl, "t", Trend, Time)
+	steps := []struct {
+		name  string
+		feed  func()
+		want  bool
+		count int // samples the flush hands out
+	}{
+		{"first flush", func() { put(t, tbl, "c", 1, "id", "a"); put(t, tbl, "t", 5, "id", "a") }, false, 3},
+		{"same series, new values", func() { put(t, tbl, "c", 2, "id", "a"); put(t, tbl, "t", 0, "id", "a") }, true, 3},
+		{"a's counter idle", func() { put(t, tbl, "t", 1, "id", "a") }, true, 3},
+		{"a new series; a's counter evicted, its marker in its place", func() { put(t, tbl, "t", 1, "id", "a"); put(t, tbl, "c", 1, "id", "b") }, false, 4},
+		{"after the eviction", func() { put(t, tbl, "t", 1, "id", "a"); put(t, tbl, "c", 1, "id", "b") }, false, 3},
+		{"steady again", func() { put(t, tbl, "t", 1, "id", "a"); put(t, tbl, "c", 1, "id", "b") }, true, 3},
+		{"the trend idle", func() { put(t, tbl, "c", 1, "id", "b") }, true, 3},
+		{"the trend evicted: markers in place of its values", func() { put(t, tbl, "c", 1, "id", "b") }, true, 3},
+		{"without the trend", func() { put(t, tbl, "c", 1, "id", "b") }, false, 1},
+		{"no points at all", func() {}, true, 1},
+	}
+	for _, st := range steps {
+		st.feed()
+		samples := tbl.Snapshot(nil, time.Now())
+		if got := tbl.SameLayout(); got != st.want {
+			t.Fatalf("%s: SameLayout = %v, want %v", st.name, got, st.want)
+		}
+		if len(samples) != st.count {
+			t.Fatalf("%s: %d samples, want %d", st.name, len(samples), st.count)
+		}
+	}
+}
