@@ -38,19 +38,28 @@ type Output struct {
 
 	// flushMu makes the periodic flush and the final flush take turns; the fields below it
 	// belong to whoever holds it.
-	flushMu  sync.Mutex
-	sink     flushSink       // takes the table's samples batch by batch
-	batch    []series.Sample // the table's batches, BatchSize long
-	samples  []series.Sample // self-metrics
-	raw      []byte          // the request being encoded
-	comp     []byte          // raw compressed, before it is copied into a body of its size
-	scratch  []byte          // 2.0 series, written before the symbols that precede them
-	refs     []uint32        // 2.0 label refs of one series
-	syms     encoder.Symbols // 2.0 string table of one request
-	meta     []series.Meta   // 1.0 metadata of the declared metrics
-	lastTS   int64
-	flushes  uint64
-	overruns uint64
+	flushMu sync.Mutex
+	sink    flushSink       // takes the table's samples batch by batch
+	batch   []series.Sample // the table's batches, BatchSize long
+	samples []series.Sample // self-metrics
+	raw     []byte          // the request being encoded
+	comp    []byte          // raw compressed, before it is copied into a body of its size
+	scratch []byte          // 2.0 series, written before the symbols that precede them
+	refs    []uint32        // 2.0 label refs of one series
+	syms    encoder.Symbols // 2.0 string table of one request
+	meta    []series.Meta   // 1.0 metadata of the declared metrics
+	// 1.0 requests of the periodic flush kept compressed for the next one (see requestTemplate)
+	tpls       []*requestTemplate
+	tplScratch []byte                // encoder.SnappyTemplate.Build's
+	sampleAt   []encoder.SampleBytes // where encodeV1 wrote each series' value and timestamp
+	vals       []float64             // the values of a request patched into its template
+	// layoutSince is the last flush whose series were not those of the flush before it
+	// (series.Table.SameLayout): a template built before it is out of date.
+	layoutSince uint64
+	patched     uint64 // requests sent as a patched template
+	lastTS      int64
+	flushes     uint64
+	overruns    uint64
 	// seriesAtEnd is the number of live series at the final flush, for the summary.
 	seriesAtEnd int
 	started     time.Time
@@ -213,11 +222,12 @@ func (o *Output) flush(now time.Time, final bool) {
 	}
 	// The table hands its samples over in batches as it goes, so a flush holds one batch, not
 	// every live series' sample at once.
-	o.sink = flushSink{o: o, ts: o.nextTimestamp(now), proto: proto, withMeta: true}
+	o.sink = flushSink{o: o, ts: o.nextTimestamp(now), proto: proto, withMeta: true, templates: proto == sender.ProtoV1}
 	o.batch = o.tbl.SnapshotTo(now, o.batch, &o.sink)
 	o.flushes++
 	if o.self != nil {
 		v := statsView{snd: o.snd.Stats(), in: o.rd.Stats(), flushes: o.flushes, live: o.tbl.Len()}
+		o.sink.templates = false // not the table's series: their layout is not SameLayout's
 		o.sink.Samples(o.self.appendSamples(o.samples[:0], &v))
 	}
 	// The sender starts no body of the next flush before this one's are done, so no receiver
@@ -254,6 +264,11 @@ type flushSink struct {
 	proto    int
 	withMeta bool // the next request carries the 1.0 metadata
 	n        int  // samples taken so far
+
+	// templates: the samples are the table's values of a periodic 1.0 flush, whose requests
+	// may be patched into the last flush's (requestTemplate); req counts the requests so far.
+	templates bool
+	req       int
 }
 
 // Samples implements series.Sink.
@@ -261,9 +276,11 @@ func (s *flushSink) Samples(batch []series.Sample) {
 	if len(batch) == 0 {
 		return
 	}
-	s.o.send(batch, s.ts, s.proto, s.withMeta)
+	if s.templates && s.n == 0 && !s.o.tbl.SameLayout() {
+		s.o.layoutSince = s.o.flushes + 1 // this flush, counted when it ends
+	}
+	s.o.send(batch, s)
 	s.withMeta = false
-	s.n += len(batch)
 }
 
 // nextTimestamp returns now in milliseconds, strictly after the previous flush's timestamp so
@@ -277,26 +294,22 @@ func (o *Output) nextTimestamp(now time.Time) int64 {
 	return ts
 }
 
-// send encodes samples into requests of at most BatchSize samples and about maxBodyBytes
-// bytes in protocol proto, compresses each into a pooled buffer and queues it. With withMeta
-// the first request also carries the metric metadata (type, unit, help) in 1.0; 2.0 series
-// carry their own.
-func (o *Output) send(samples []series.Sample, ts int64, proto int, withMeta bool) {
+// send encodes samples, a batch of the flush s, into requests of at most BatchSize samples and
+// about maxBodyBytes bytes in s's protocol, compresses each into a pooled buffer and queues it.
+// With s.withMeta the first request also carries the metric metadata (type, unit, help) in 1.0;
+// 2.0 series carry their own.
+func (o *Output) send(samples []series.Sample, s *flushSink) {
+	withMeta := s.withMeta
 	for len(samples) > 0 {
 		var n int
-		if proto == sender.ProtoV2 {
-			n = o.encodeV2(samples, ts)
+		var comp []byte
+		if s.proto == sender.ProtoV2 {
+			n = o.encodeV2(samples, s.ts)
+			comp = o.compress()
 		} else {
-			n = o.encodeV1(samples, ts, withMeta)
+			n, comp = o.requestV1(samples, s, withMeta)
 		}
 		withMeta = false
-		// Compress into one scratch buffer of the worst-case size, then copy the result into
-		// a pooled body: a queued body holds what it needs (compressed requests are a tenth
-		// of s2.MaxEncodedLen here), not the worst case, so a full queue stays small.
-		if m := s2.MaxEncodedLen(len(o.raw)); cap(o.comp) < m {
-			o.comp = make([]byte, m)
-		}
-		comp := s2.EncodeSnappy(o.comp[:cap(o.comp)], o.raw)
 		body := o.bufs.Get()
 		if cap(body.B) > 2*len(comp)+4096 {
 			// A buffer grown for a much larger body would sit in the queue holding memory its
@@ -304,17 +317,100 @@ func (o *Output) send(samples []series.Sample, ts int64, proto int, withMeta boo
 			body.B = nil
 		}
 		body.B = append(body.B[:0], comp...)
-		o.snd.EnqueueProto(body, n, proto)
+		o.snd.EnqueueProto(body, n, s.proto)
 		samples = samples[n:]
+		s.n += n
+		s.req++
 	}
 }
 
-// encodeV1 writes one remote-write 1.0 WriteRequest into o.raw from the head of samples and
-// returns how many samples it holds.
-func (o *Output) encodeV1(samples []series.Sample, ts int64, withMeta bool) int {
-	raw := o.raw[:0]
+// compress compresses o.raw into o.comp and returns it. It compresses into one scratch buffer
+// of the worst-case size; the caller copies the result into a pooled body, so a queued body
+// holds what it needs (compressed requests are a tenth of s2.MaxEncodedLen here), not the
+// worst case, and a full queue stays small.
+func (o *Output) compress() []byte {
+	if m := s2.MaxEncodedLen(len(o.raw)); cap(o.comp) < m {
+		o.comp = make([]byte, m)
+	}
+	return s2.EncodeSnappy(o.comp[:cap(o.comp)], o.raw)
+}
+
+// requestTemplate is request number req of a periodic 1.0 flush, kept compressed so the next
+// flush, when the table hands out the same series (series.Table.SameLayout), sends it again
+// with new values written into it (encoder.SnappyTemplate) instead of encoding and
+// compressing it. Steady tests keep their series flush after flush: their flushes cost a
+// fraction of the encoding. A template holds its compressed request and about 8 bytes a
+// series.
+type requestTemplate struct {
+	tpl   encoder.SnappyTemplate
+	built uint64 // the flush it was built in
+	first int    // the flush's sample it starts at
+	n     int    // samples it holds
+	meta  int    // metadata entries it carries
+}
+
+// requestV1 returns one compressed 1.0 request of the head of samples and how many samples it
+// holds: patched into the last flush's request at its place when that holds the same series
+// with values of the same shape, else encoded and compressed (and kept as a template when the
+// table's series held still since the last flush, as they will likely do again).
+func (o *Output) requestV1(samples []series.Sample, s *flushSink, withMeta bool) (int, []byte) {
+	metas := 0
 	if withMeta {
 		o.meta = o.tbl.Metadata(o.meta[:0])
+		metas = len(o.meta)
+	}
+	var t *requestTemplate
+	if s.templates {
+		for len(o.tpls) <= s.req {
+			o.tpls = append(o.tpls, nil)
+		}
+		t = o.tpls[s.req]
+		if t != nil && t.built >= o.layoutSince && t.first == s.n && t.n <= len(samples) && t.meta == metas {
+			if vals, ok := o.values(samples[:t.n]); ok && t.tpl.Matches(vals, s.ts) {
+				o.patched++
+				return t.n, t.tpl.Patch(vals, s.ts)
+			}
+		}
+	}
+	n := o.encodeV1(samples, s.ts, withMeta)
+	comp := o.compress()
+	if !s.templates || o.layoutSince > o.flushes || len(o.sampleAt) != n {
+		return n, comp // a flush of new series, or a request with histograms
+	}
+	if t == nil {
+		t = new(requestTemplate)
+		o.tpls[s.req] = t
+	}
+	*t = requestTemplate{tpl: t.tpl, built: o.flushes + 1, first: s.n, n: n, meta: metas}
+	if err := t.tpl.Build(o.raw, comp, o.sampleAt, s.ts, &o.tplScratch); err != nil {
+		// s2 wrote the block from raw just now; a failure here is a bug, never input.
+		panic(fmt.Sprintf("penelopa: request template: %v", err))
+	}
+	return n, comp
+}
+
+// values returns the float values of samples in o.vals, or false when one is a histogram.
+func (o *Output) values(samples []series.Sample) ([]float64, bool) {
+	vals := o.vals[:0]
+	for i := range samples {
+		if samples[i].Hist != nil {
+			return nil, false
+		}
+		vals = append(vals, samples[i].Value)
+	}
+	o.vals = vals
+	return vals, true
+}
+
+// encodeV1 writes one remote-write 1.0 WriteRequest into o.raw from the head of samples and
+// returns how many samples it holds. With withMeta it starts with o.meta, the caller's copy of
+// the table's metadata. Unless the request holds a histogram, o.sampleAt says where each
+// series' value and timestamp bytes are in it.
+func (o *Output) encodeV1(samples []series.Sample, ts int64, withMeta bool) int {
+	raw := o.raw[:0]
+	o.sampleAt = o.sampleAt[:0]
+	hists := false
+	if withMeta {
 		for _, m := range o.meta {
 			raw = encoder.AppendMetricMetadata(raw, m.Type, m.Family, m.Help, m.Unit)
 		}
@@ -333,10 +429,15 @@ func (o *Output) encodeV1(samples []series.Sample, ts int64, withMeta bool) int 
 		}
 		if s.Hist != nil {
 			raw = encoder.AppendHistogramSeries(raw, &s.Labels, s.Hist, ts)
+			hists = true
 		} else {
 			raw = encoder.AppendTimeSeries(raw, &s.Labels, s.Value, ts)
+			o.sampleAt = append(o.sampleAt, encoder.SampleBytesAt(len(raw), s.Value, ts))
 		}
 		n++
+	}
+	if hists {
+		o.sampleAt = o.sampleAt[:0]
 	}
 	o.raw = raw
 	return n

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/s2"
+
 	"xk6-output-penelopa/series"
 )
 
@@ -121,6 +123,102 @@ func TestEncodeV2SymbolIDs(t *testing.T) {
 			if !bytes.Equal(bodies[0][r], bodies[1][r]) {
 				t.Fatalf("flush %d, request %d: bodies differ (%d and %d bytes)", g, r, len(bodies[0][r]), len(bodies[1][r]))
 			}
+		}
+	}
+}
+
+// TestRequestTemplates runs a table through flushes of every kind of change and checks that
+// every 1.0 request, patched from the last flush's template or not, decodes to exactly the
+// request encoded afresh from the same samples, and that steady flushes do patch.
+func TestRequestTemplates(t *testing.T) {
+	tbl, err := series.NewTable(series.Options{TTL: 2, TrendStats: []string{"p(99)", "max"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := &Output{cfg: Config{BatchSize: 7}, tbl: tbl}
+	fresh := &Output{cfg: Config{BatchSize: 7}, tbl: tbl}
+	declare := func(name string, kind series.Kind) {
+		tbl.Lock()
+		defer tbl.Unlock()
+		if err := tbl.Declare(name, kind, series.Time); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put := func(name, id string, v float64) {
+		tbl.Lock()
+		defer tbl.Unlock()
+		raw := []byte(`{"id":"` + id + `"}`)
+		if !tbl.Observe([]byte(name), raw, v) {
+			if err := tbl.Insert([]byte(name), raw, []series.Tag{{Name: []byte("id"), Value: []byte(id)}}, v); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	declare("c", series.Counter)
+	declare("g", series.Gauge)
+	declare("t", series.Trend)
+	steady := func(g int) {
+		for i := range 6 {
+			id := fmt.Sprint(i)
+			put("c", id, float64(g+1))
+			put("g", id, float64((g+1)*i)) // zero for id 0 every time: no value field, steadily
+			put("t", id, float64(g+i+1))
+		}
+	}
+	withNew := func(g int) { steady(g); put("c", "new", 1) }
+	flushes := []struct {
+		name    string
+		feed    func(g int)
+		patched bool // some request is patched
+	}{
+		{"first", steady, false},
+		{"same series: templates built", steady, false},
+		{"same again: patched", steady, true},
+		{"a gauge goes to zero: its request encoded, the others patched", func(g int) { steady(g); put("g", "1", 0) }, true},
+		{"and back", steady, true},
+		{"a new series", withNew, false},
+		{"steady with it: templates built", withNew, false},
+		{"steady with it: patched", withNew, true},
+		{"a new metric declared, no series yet: the metadata request encoded", func(g int) { declare("later", series.Rate); withNew(g) }, true},
+		{"new idle", steady, true},
+		{"new evicted: its markers patched in", steady, true},
+		{"without it", steady, false},
+		{"templates built", steady, false},
+		{"patched", steady, true},
+	}
+	var ts int64 = 1_764_072_672_663
+	for g, f := range flushes {
+		f.feed(g)
+		samples := tbl.Snapshot(nil, time.Now())
+		ts += 5000
+		before := o.patched
+		s := flushSink{o: o, ts: ts, proto: 1, withMeta: true, templates: true}
+		if !tbl.SameLayout() {
+			o.layoutSince = o.flushes + 1
+		}
+		for len(samples) > 0 {
+			n, comp := o.requestV1(samples, &s, s.withMeta)
+			got, err := s2.Decode(nil, comp)
+			if err != nil {
+				t.Fatalf("%s: request %d does not decode: %v", f.name, s.req, err)
+			}
+			if s.withMeta {
+				fresh.meta = tbl.Metadata(fresh.meta[:0])
+			}
+			if m := fresh.encodeV1(samples, ts, s.withMeta); m != n {
+				t.Fatalf("%s: request %d holds %d samples, afresh %d", f.name, s.req, n, m)
+			}
+			if !bytes.Equal(got, fresh.raw) {
+				t.Fatalf("%s: request %d decodes to other bytes than encoded afresh", f.name, s.req)
+			}
+			s.withMeta = false
+			samples = samples[n:]
+			s.n += n
+			s.req++
+		}
+		o.flushes++
+		if patched := o.patched > before; patched != f.patched {
+			t.Fatalf("%s: patched %v, want %v", f.name, patched, f.patched)
 		}
 	}
 }
