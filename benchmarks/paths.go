@@ -24,6 +24,27 @@ type flusher interface {
 	compress(body []byte) []byte
 }
 
+// steadyFlusher is a path whose flush makes its compressed request otherwise than by
+// compressing what encode wrote: penelopa 1.0 patches the new values into its last request
+// when the series are the same (encoder.SnappyTemplate), as the output does.
+type steadyFlusher interface {
+	// flush returns the compressed request for the workload with shift added to every
+	// timestamp, valid until the next call.
+	flush(shift int64) ([]byte, error)
+}
+
+// flushCompressed returns f's compressed request, as f's flush makes it.
+func flushCompressed(f flusher, shift int64) ([]byte, error) {
+	if s, ok := f.(steadyFlusher); ok {
+		return s.flush(shift)
+	}
+	body, err := f.encode(shift)
+	if err != nil {
+		return nil, err
+	}
+	return f.compress(body), nil
+}
+
 // path names one way of building the request and how to set it up for a workload.
 type path struct {
 	Name string
@@ -35,6 +56,7 @@ type path struct {
 // Path names, used in benchmark names and the comparison table.
 const (
 	pathPenelopa1 = "penelopa-1.0"
+	pathBuild1    = "penelopa-1.0-build"
 	pathPenelopa2 = "penelopa-2.0"
 	pathEasyproto = "easyproto"
 	pathK6        = "k6-prompb"
@@ -44,8 +66,10 @@ const (
 // paths returns every path the benchmarks compare, penelopa's first.
 func paths() []path {
 	return []path{
-		{pathPenelopa1, "penelopa encoder, remote write 1.0: label blocks pre-encoded, samples appended (AppendTimeSeries, AppendSamplesSeries); s2.EncodeSnappy into a reused buffer", false,
+		{pathPenelopa1, "penelopa encoder, remote write 1.0: label blocks pre-encoded, samples appended (AppendTimeSeries, AppendSamplesSeries); s2.EncodeSnappy into a reused buffer; the steady flush of the same series patches its last request (SnappyTemplate, A)", false,
 			func(w *workload) flusher { return newPenelopa1(w) }},
+		{pathBuild1, "penelopa 1.0's first flush after its series changed: encode, s2.EncodeSnappy, and the template built for the next flush", false,
+			func(w *workload) flusher { p := newPenelopa1(w); p.rebuild = true; return p }},
 		{pathPenelopa2, "penelopa encoder, remote write 2.0: label string ids kept per series mapped to refs (Symbols.RefID), AppendTimeSeries2/AppendSamplesSeries2 into scratch, then symbols + series; s2.EncodeSnappy", true,
 			func(w *workload) flusher { return newPenelopa2(w) }},
 		{pathEasyproto, "easyproto MarshalerPool/Marshaler building the same 1.0 message; s2.EncodeSnappy", false,
@@ -81,13 +105,22 @@ func s2Snappy(dst, src []byte) []byte {
 	return s2.EncodeSnappy(dst[:cap(dst)], src)
 }
 
-// penelopa1 is penelopa's remote write 1.0 path.
+// penelopa1 is penelopa's remote write 1.0 path. Its flush does what the output does with a
+// request of float samples: patch the last flush's request when it holds the same series
+// (as every flush of a workload does), else encode, compress and build the template.
 type penelopa1 struct {
 	w      *workload
 	labels []*encoder.Labels // one pre-encoded block per series
 	smp    []encoder.Sample  // scratch: one series' samples, as a flusher would hold them
 	body   []byte
 	comp   []byte
+
+	tpl      encoder.SnappyTemplate
+	built    bool                  // tpl holds the workload's request
+	rebuild  bool                  // build the template at every flush (penelopa-1.0-build)
+	sampleAt []encoder.SampleBytes // where encode wrote each series' value and timestamp
+	vals     []float64             // the values patched in
+	scratch  []byte                // the template's Build's
 }
 
 func newPenelopa1(w *workload) *penelopa1 {
@@ -100,6 +133,7 @@ func newPenelopa1(w *workload) *penelopa1 {
 
 func (p *penelopa1) encode(shift int64) ([]byte, error) {
 	dst := p.body[:0]
+	p.sampleAt = p.sampleAt[:0]
 	for i := range p.w.Series {
 		s := &p.w.Series[i]
 		switch {
@@ -107,6 +141,7 @@ func (p *penelopa1) encode(shift int64) ([]byte, error) {
 			dst = encoder.AppendHistogramSeries(dst, p.labels[i], s.Hist, s.HistTS+shift)
 		case len(s.Samples) == 1:
 			dst = encoder.AppendTimeSeries(dst, p.labels[i], s.Samples[0].Value, s.Samples[0].TS+shift)
+			p.sampleAt = append(p.sampleAt, encoder.SampleBytesAt(len(dst), s.Samples[0].Value, s.Samples[0].TS+shift))
 		default:
 			p.smp = shiftedSamples(p.smp[:0], s.Samples, shift)
 			dst = encoder.AppendSamplesSeries(dst, p.labels[i], p.smp)
@@ -119,6 +154,52 @@ func (p *penelopa1) encode(shift int64) ([]byte, error) {
 func (p *penelopa1) compress(body []byte) []byte {
 	p.comp = s2Snappy(p.comp, body)
 	return p.comp
+}
+
+// flush patches the template when it holds the workload's request, as the output does for a
+// flush of the same series; else it encodes, compresses and builds it, when the request is of
+// float samples of one timestamp (A), which the output's requests are.
+func (p *penelopa1) flush(shift int64) ([]byte, error) {
+	ts, ok := p.uniform()
+	if !ok {
+		body, err := p.encode(shift)
+		if err != nil {
+			return nil, err
+		}
+		return p.compress(body), nil
+	}
+	ts += shift
+	p.vals = p.vals[:0]
+	for i := range p.w.Series {
+		p.vals = append(p.vals, p.w.Series[i].Samples[0].Value)
+	}
+	if p.built && !p.rebuild && p.tpl.Matches(p.vals, ts) {
+		return p.tpl.Patch(p.vals, ts), nil
+	}
+	body, err := p.encode(shift)
+	if err != nil {
+		return nil, err
+	}
+	comp := p.compress(body)
+	if err := p.tpl.Build(body, comp, p.sampleAt, ts, &p.scratch); err != nil {
+		return nil, err
+	}
+	p.built = true
+	return comp, nil
+}
+
+// uniform returns the timestamp of the workload's samples when every series has one float
+// sample and all have the same timestamp: a request the output's templates apply to.
+func (p *penelopa1) uniform() (int64, bool) {
+	var ts int64
+	for i := range p.w.Series {
+		s := &p.w.Series[i]
+		if s.Hist != nil || len(s.Samples) != 1 || (i > 0 && s.Samples[0].TS != ts) {
+			return 0, false
+		}
+		ts = s.Samples[0].TS
+	}
+	return ts, len(p.w.Series) > 0
 }
 
 // shiftedSamples appends in to dst as encoder samples with shift added to every timestamp: the
