@@ -50,9 +50,9 @@ type Output struct {
 	meta    []series.Meta   // 1.0 metadata of the declared metrics
 	// 1.0 requests of the periodic flush kept compressed for the next one (see requestTemplate)
 	tpls       []*requestTemplate
-	tplScratch []byte                // encoder.SnappyTemplate.Build's
-	sampleAt   []encoder.SampleBytes // where encodeV1 wrote each series' value and timestamp
-	vals       []float64             // the values of a request patched into its template
+	tplScratch encoder.TemplateScratch // encoder.SnappyTemplate.Build's
+	sampleAt   []encoder.SampleBytes   // where encodeV1 wrote each series' value and timestamp
+	vals       []float64               // the values of a request patched into its template
 	// layoutSince is the last flush whose series were not those of the flush before it
 	// (series.Table.SameLayout): a template built before it is out of date.
 	layoutSince uint64
@@ -339,7 +339,7 @@ func (o *Output) compress() []byte {
 // flush, when the table hands out the same series (series.Table.SameLayout), sends it again
 // with new values written into it (encoder.SnappyTemplate) instead of encoding and
 // compressing it. Steady tests keep their series flush after flush: their flushes cost a
-// fraction of the encoding. A template holds its compressed request and about 8 bytes a
+// fraction of the encoding. A template holds its compressed request and about 4 bytes a
 // series.
 type requestTemplate struct {
 	tpl   encoder.SnappyTemplate

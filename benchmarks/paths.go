@@ -116,11 +116,11 @@ type penelopa1 struct {
 	comp   []byte
 
 	tpl      encoder.SnappyTemplate
-	built    bool                  // tpl holds the workload's request
-	rebuild  bool                  // build the template at every flush (penelopa-1.0-build)
-	sampleAt []encoder.SampleBytes // where encode wrote each series' value and timestamp
-	vals     []float64             // the values patched in
-	scratch  []byte                // the template's Build's
+	built    bool                    // tpl holds the workload's request
+	rebuild  bool                    // build the template at every flush (penelopa-1.0-build)
+	sampleAt []encoder.SampleBytes   // where encode wrote each series' value and timestamp
+	vals     []float64               // the values patched in
+	scratch  encoder.TemplateScratch // the template's Build's
 }
 
 func newPenelopa1(w *workload) *penelopa1 {

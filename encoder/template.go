@@ -21,12 +21,13 @@ import (
 // timestamp bytes onto another's stays valid and stays a copy. The patched block decodes to
 // exactly what AppendTimeSeries would have written for the new values.
 //
-// A template holds its block and about 8 bytes per series. The zero value is empty (Build it
+// A template holds its block and about 4 bytes per series. The zero value is empty (Build it
 // first); reused, it allocates nothing once its buffers have grown. Not safe for concurrent
 // use.
 type SnappyTemplate struct {
 	block  []byte      // the snappy block, patched in place
-	slots  []patchSlot // where volatile bytes sit in block, in order
+	at     []uint32    // per series: where its 8 value bytes are in block, or noSlot
+	extra  []patchSlot // the other volatile bytes: timestamps, values split by a copy
 	vals   []uint64    // bit i: series i has a value field (a zero value has none)
 	series int         // series in the request
 	tsLen  int         // varint length of the timestamps; 0 when the series have none
@@ -34,14 +35,25 @@ type SnappyTemplate struct {
 
 // patchSlot is a run of volatile bytes in the block, at block[at:]: bytes from..from+n of a
 // series' field, where a series' field is its value's 8 bytes followed by its timestamp's
-// varint. x packs the series (bits 10 up), from (bits 5-9) and n (bits 0-4), so a slot takes
-// 8 bytes.
+// varint. x packs the series (bits 10 up), from (bits 5-9) and n (bits 0-4).
 type patchSlot struct {
 	at, x uint32
 }
 
+// noSlot marks a series whose value bytes are not one run of the block.
+const noSlot = ^uint32(0)
+
 // maxTemplateSeries bounds the series of a template, which a patchSlot numbers in 22 bits.
 const maxTemplateSeries = 1 << 22
+
+// TemplateScratch is the working memory of SnappyTemplate.Build, which templates built one
+// after the other share: a template itself keeps only what Patch needs, at its exact size.
+type TemplateScratch struct {
+	class []byte      // the class of each byte of the request (classStable, classValue+j, classTS+j)
+	block []byte      // the block being rewritten
+	at    []uint32    // its value slots
+	extra []patchSlot // its other slots
+}
 
 // SampleBytes says where one series' sample value and timestamp bytes are in a request: the
 // offset of the value's 8 bytes (-1 when it has none: a zero value is not written) and of the
@@ -78,62 +90,43 @@ var errTemplate = errors.New("snappy template: block does not match the request"
 // AppendTimeSeries (in order, one sample each, all with timestamp tsMillis), from block, its
 // snappy block (s2.EncodeSnappy's output, for one), and samples, where each series' sample
 // bytes are in raw (SampleBytesAt). It returns an error when block does not decode to raw.
-// scratch holds a byte per byte of raw while it works: templates built one after the other
-// can share it.
-func (t *SnappyTemplate) Build(raw, block []byte, samples []SampleBytes, tsMillis int64, scratch *[]byte) error {
-	t.slots = t.slots[:0]
-	t.vals = t.vals[:0]
+// sc is its working memory, reused from one Build to the next.
+func (t *SnappyTemplate) Build(raw, block []byte, samples []SampleBytes, tsMillis int64, sc *TemplateScratch) error {
 	t.block = t.block[:0]
-	t.series = len(samples)
-	t.tsLen = 0
+	t.series = 0
 	if len(samples) >= maxTemplateSeries {
 		return fmt.Errorf("snappy template: %d series, at most %d", len(samples), maxTemplateSeries-1)
 	}
+	tsLen := 0
 	if tsMillis != 0 {
-		t.tsLen = sizeVarint(uint64(tsMillis))
+		tsLen = sizeVarint(uint64(tsMillis))
 	}
-	if cap(*scratch) < len(raw) {
-		*scratch = make([]byte, len(raw))
+	if cap(sc.class) < len(raw) {
+		sc.class = make([]byte, len(raw))
 	}
-	class := (*scratch)[:len(raw)] // the class of each byte of raw (classStable, classValue+j, classTS+j)
+	class := sc.class[:len(raw)]
 	clear(class)
-	for i := 0; i < len(samples); i += 64 {
-		t.vals = append(t.vals, 0)
-	}
-	for i, s := range samples {
+	sc.at = sc.at[:0]
+	for _, s := range samples {
 		if s.Value >= 0 {
-			t.vals[i/64] |= 1 << (i % 64)
 			for j := range 8 {
 				class[s.Value+j] = byte(classValue + j)
 			}
 		}
 		if s.Timestamp >= 0 {
-			for j := range t.tsLen {
+			for j := range tsLen {
 				class[s.Timestamp+j] = byte(classTS + j)
 			}
 		}
+		sc.at = append(sc.at, noSlot)
 	}
-	// Volatile bytes are met in raw order, so their series follow each other: cur is the
-	// series of the last one.
-	cur := -1
-	owner := func(pos int) uint32 {
-		for {
-			k := cur + 1
-			for k < len(samples) && firstByte(samples[k]) < 0 {
-				k++ // no volatile bytes
-			}
-			if k >= len(samples) || firstByte(samples[k]) > pos {
-				return uint32(cur)
-			}
-			cur = k
-		}
-	}
-
+	b := templateBuild{sc: sc, class: class, samples: samples, cur: -1, out: sc.block[:0]}
+	b.extra = sc.extra[:0]
 	n, h := readVarint(block)
 	if h == 0 || n != uint64(len(raw)) {
 		return fmt.Errorf("%w: length %d, request %d bytes", errTemplate, n, len(raw))
 	}
-	t.block = append(t.block, block[:h]...)
+	b.out = append(b.out, block[:h]...)
 	d := 0 // position in raw
 	for i := h; i < len(block); {
 		length, offset, elem, err := nextElement(block[i:])
@@ -144,11 +137,11 @@ func (t *SnappyTemplate) Build(raw, block []byte, samples []SampleBytes, tsMilli
 			return fmt.Errorf("%w: element at %d", errTemplate, i)
 		}
 		if offset == 0 { // a literal: written as it is; its volatile bytes become slots
-			t.block = append(t.block, block[i:i+elem-length]...)
-			t.addSlots(class, d, length, owner)
-			t.block = append(t.block, raw[d:d+length]...)
+			b.out = append(b.out, block[i:i+elem-length]...)
+			b.addSlots(d, length)
+			b.out = append(b.out, raw[d:d+length]...)
 		} else {
-			t.copyChecked(class, raw, block[i:i+elem], d, offset, length, owner)
+			b.copyChecked(raw, block[i:i+elem], d, offset, length)
 		}
 		i += elem
 		d += length
@@ -156,7 +149,57 @@ func (t *SnappyTemplate) Build(raw, block []byte, samples []SampleBytes, tsMilli
 	if d != len(raw) {
 		return fmt.Errorf("%w: decodes to %d bytes, request %d", errTemplate, d, len(raw))
 	}
+	sc.block, sc.extra = b.out, b.extra
+	// Keep what Patch needs at its size: a template lives from one flush to the next.
+	t.block = exact(t.block, b.out)
+	t.at = exact(t.at, sc.at)
+	t.extra = exact(t.extra, b.extra)
+	t.vals = t.vals[:0]
+	for i := 0; i < len(samples); i += 64 {
+		t.vals = append(t.vals, 0)
+	}
+	for i, s := range samples {
+		if s.Value >= 0 {
+			t.vals[i/64] |= 1 << (i % 64)
+		}
+	}
+	t.vals = exact(t.vals[:0], t.vals)
+	t.series, t.tsLen = len(samples), tsLen
 	return nil
+}
+
+// exact returns src copied into dst's storage when it fits without wasting more than a
+// quarter of it, else into new storage of src's size.
+func exact[E any](dst, src []E) []E {
+	if cap(dst) < len(src) || cap(dst) > len(src)+len(src)/4 {
+		dst = make([]E, 0, len(src))
+	}
+	return append(dst[:0], src...)
+}
+
+// templateBuild is one Build's state.
+type templateBuild struct {
+	sc      *TemplateScratch
+	class   []byte
+	samples []SampleBytes
+	cur     int         // the series of the last volatile byte met (they come in raw order)
+	out     []byte      // the block being written
+	extra   []patchSlot // slots of bytes other than a whole value
+}
+
+// owner returns the series of the volatile byte at raw position pos: bytes are met in raw
+// order, so the series follow each other.
+func (b *templateBuild) owner(pos int) uint32 {
+	for {
+		k := b.cur + 1
+		for k < len(b.samples) && firstByte(b.samples[k]) < 0 {
+			k++ // no volatile bytes
+		}
+		if k >= len(b.samples) || firstByte(b.samples[k]) > pos {
+			return uint32(b.cur)
+		}
+		b.cur = k
+	}
 }
 
 // firstByte is where a series' volatile bytes begin (its value, else its timestamp).
@@ -169,8 +212,9 @@ func firstByte(s SampleBytes) int {
 
 // addSlots records the volatile bytes of raw[d:d+length], about to be written at the block's
 // end as literal bytes, as patch slots.
-func (t *SnappyTemplate) addSlots(class []byte, d, length int, owner func(int) uint32) {
-	at := len(t.block)
+func (b *templateBuild) addSlots(d, length int) {
+	at := len(b.out)
+	class := b.class
 	for j := 0; j < length; {
 		c := class[d+j]
 		if c == classStable {
@@ -186,7 +230,12 @@ func (t *SnappyTemplate) addSlots(class []byte, d, length int, owner func(int) u
 		if c >= classTS {
 			from = 8 + c - classTS
 		}
-		t.slots = append(t.slots, patchSlot{at: uint32(at + j), x: owner(d+j)<<10 | uint32(from)<<5 | uint32(k-j)})
+		series := b.owner(d + j)
+		if from == 0 && k-j == 8 {
+			b.sc.at[series] = uint32(at + j) // a whole value: nearly every one
+		} else {
+			b.extra = append(b.extra, patchSlot{at: uint32(at + j), x: series<<10 | uint32(from)<<5 | uint32(k-j)})
+		}
 		j = k
 	}
 }
@@ -194,9 +243,10 @@ func (t *SnappyTemplate) addSlots(class []byte, d, length int, owner func(int) u
 // copyChecked writes a copy element of length bytes from offset back, at raw position d: as it
 // is when every byte it writes stays right for new values, else split into copies of the
 // bytes that do and literals (with patch slots) of those that do not.
-func (t *SnappyTemplate) copyChecked(class, raw, elem []byte, d, offset, length int, owner func(int) uint32) {
+func (b *templateBuild) copyChecked(raw, elem []byte, d, offset, length int) {
+	class := b.class
 	if allStable(class[d:d+length]) && allStable(class[d-offset:d-offset+length]) {
-		t.block = append(t.block, elem...) // stable bytes from stable bytes: most copies
+		b.out = append(b.out, elem...) // stable bytes from stable bytes: most copies
 		return
 	}
 	ok := func(j int) bool {
@@ -211,7 +261,7 @@ func (t *SnappyTemplate) copyChecked(class, raw, elem []byte, d, offset, length 
 		}
 	}
 	if all {
-		t.block = append(t.block, elem...)
+		b.out = append(b.out, elem...)
 		return
 	}
 	for j := 0; j < length; {
@@ -221,11 +271,11 @@ func (t *SnappyTemplate) copyChecked(class, raw, elem []byte, d, offset, length 
 			k++
 		}
 		if good {
-			t.block = appendCopy(t.block, offset, k-j)
+			b.out = appendCopy(b.out, offset, k-j)
 		} else {
-			t.block = appendLiteralTag(t.block, k-j)
-			t.addSlots(class, d+j, k-j, owner)
-			t.block = append(t.block, raw[d+j:d+k]...)
+			b.out = appendLiteralTag(b.out, k-j)
+			b.addSlots(d+j, k-j)
+			b.out = append(b.out, raw[d+j:d+k]...)
 		}
 		j = k
 	}
@@ -272,17 +322,16 @@ func (t *SnappyTemplate) Matches(vals []float64, tsMillis int64) bool {
 // Patch writes vals (one per series, in order) and tsMillis into the block and returns it;
 // the caller has checked Matches. The block stays valid until the next Build or Patch.
 func (t *SnappyTemplate) Patch(vals []float64, tsMillis int64) []byte {
-	var tsb [10]byte
-	binary.PutUvarint(tsb[:], uint64(tsMillis))
-	for _, s := range t.slots {
-		series, from, n := s.x>>10, s.x>>5&31, s.x&31
-		if from == 0 && n == 8 { // a whole value: nearly every slot
-			binary.LittleEndian.PutUint64(t.block[s.at:], math.Float64bits(vals[series]))
-			continue
+	for i, at := range t.at {
+		if at != noSlot {
+			binary.LittleEndian.PutUint64(t.block[at:], math.Float64bits(vals[i]))
 		}
-		var f [18]byte
-		binary.LittleEndian.PutUint64(f[:], math.Float64bits(vals[series]))
-		copy(f[8:], tsb[:])
+	}
+	var f [18]byte // a series' field: value bytes, then the timestamp's
+	binary.PutUvarint(f[8:], uint64(tsMillis))
+	for _, s := range t.extra {
+		series, from, n := s.x>>10, s.x>>5&31, s.x&31
+		binary.LittleEndian.PutUint64(f[:8], math.Float64bits(vals[series]))
 		copy(t.block[s.at:s.at+n], f[from:])
 	}
 	return t.block

@@ -31,7 +31,7 @@ func (r *templateRequest) build(t *testing.T) *SnappyTemplate {
 	t.Helper()
 	raw, sb := r.encode(nil, nil)
 	var tpl SnappyTemplate
-	if err := tpl.Build(raw, s2.EncodeSnappy(nil, raw), sb, r.ts, new([]byte)); err != nil {
+	if err := tpl.Build(raw, s2.EncodeSnappy(nil, raw), sb, r.ts, new(TemplateScratch)); err != nil {
 		t.Fatal(err)
 	}
 	checkBlock(t, tpl.Block(), raw)
@@ -168,7 +168,7 @@ func TestSnappyTemplateBuildRejects(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			var tpl SnappyTemplate
-			if err := tpl.Build(raw, c.block, sb, r.ts, new([]byte)); err == nil {
+			if err := tpl.Build(raw, c.block, sb, r.ts, new(TemplateScratch)); err == nil {
 				t.Fatal("Build accepted a block that is not the request's")
 			}
 		})
@@ -204,7 +204,7 @@ func FuzzSnappyTemplate(f *testing.F) {
 		}
 		raw, sb := r.encode(nil, nil)
 		var tpl SnappyTemplate
-		if err := tpl.Build(raw, s2.EncodeSnappy(nil, raw), sb, r.ts, new([]byte)); err != nil {
+		if err := tpl.Build(raw, s2.EncodeSnappy(nil, raw), sb, r.ts, new(TemplateScratch)); err != nil {
 			t.Fatal(err)
 		}
 		checkBlock(t, tpl.Block(), raw)
