@@ -19,15 +19,10 @@ type Symbols struct {
 	freeSyms, freeLbls []uint32
 	prev               [][2]uint32 // index in lbls of the last two labels seen at each place, or noLabel
 
-	byID []idRef // by a caller's stable string id (RefID): the ref it got in a request
-
 	table []string // this request's symbols in ref order; table[0] is ""
 	size  int      // length of the Request.symbols fields of table
 	epoch uint32   // current request; a symbol of another epoch has no ref yet
 }
-
-// idRef is the ref a caller's string id got in the request of epoch stamp-1 (0: none yet).
-type idRef struct{ stamp, ref uint32 }
 
 // symbol is an interned string: its ref in the request of epoch.
 type symbol struct {
@@ -96,24 +91,6 @@ func (s *Symbols) RefBytes(v []byte) uint32 {
 		return s.refOf(i)
 	}
 	return s.refOf(s.addSymbol(string(v)))
-}
-
-// RefID returns the ref in this request of str, a string the caller keeps under a stable id
-// (an index into its own table of immutable strings: one string per id for as long as it uses
-// the id) and may be kept here without a copy. The first use of an id in a request looks str
-// up once, so a string also reached through Ref or AppendLabelRefs gets a single ref; every
-// later use is one slice access, with no hashing.
-func (s *Symbols) RefID(id uint32, str string) uint32 {
-	stamp := s.epoch + 1
-	if int(id) < len(s.byID) && s.byID[id].stamp == stamp {
-		return s.byID[id].ref
-	}
-	if n := int(id) + 1; n > len(s.byID) {
-		s.byID = append(s.byID, make([]idRef, n-len(s.byID)+n/4)...)
-	}
-	ref := s.refOf(s.symbolOf(str))
-	s.byID[id] = idRef{stamp: stamp, ref: ref}
-	return ref
 }
 
 // Len returns how many symbols this request holds, the empty string included.
