@@ -415,7 +415,7 @@ func NewTable(opts Options) (*Table, error) {
 		t.maxBuckets = defaultMaxBuckets
 	}
 	if opts.SymbolGroup > 0 {
-		t.groupChunks = groupChunks(opts.SymbolGroup)
+		t.groupChunks = chunksPerGroup(opts.SymbolGroup)
 	}
 	if t.native {
 		// Keep the buckets at the schema sent: no trend stat needs more, and a coarser

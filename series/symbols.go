@@ -73,9 +73,9 @@ func (v *V2Labels) Refs() encoder.LabelRefs {
 // Meta returns the sample's family's metadata field, pre-encoded.
 func (v *V2Labels) Meta() []byte { return v.out.meta }
 
-// groupChunks returns how many chunks a group of about n series spans: whole chunks, at
+// chunksPerGroup returns how many chunks a group of about n series spans: whole chunks, at
 // least one.
-func groupChunks(n int) int32 {
+func chunksPerGroup(n int) int32 {
 	return int32(max(1, n/chunkLen))
 }
 
