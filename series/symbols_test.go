@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -199,4 +200,51 @@ func TestSymbolGroupsAllocs(t *testing.T) {
 	}); allocs != 0 {
 		t.Errorf("Snapshot: %v allocs, want 0", allocs)
 	}
+}
+
+// TestSymbolGroupsConcurrent runs ingest with series coming and going (TTL 1) against a
+// flush that checks every sample's 2.0 refs name its labels, so groups are filled, released
+// and rebuilt while ingest runs (meaningful under -race).
+func TestSymbolGroupsConcurrent(t *testing.T) {
+	tbl := mustTable(t, Options{TTL: 1, SymbolGroup: 1})
+	declare(t, tbl, "c", Counter, Default)
+	var wg sync.WaitGroup
+	done := make(chan struct{})
+	bad := make(chan string, 1)
+	wg.Go(func() {
+		var buf []Sample
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			buf = tbl.Snapshot(buf[:0], time.Now())
+			for _, s := range buf {
+				got, _ := v2Labels(t, s)
+				if want := strings.Join(decodeBlock(t, s.Labels), ","); got != want {
+					select {
+					case bad <- got + " != " + want:
+					default:
+					}
+					return
+				}
+			}
+		}
+	})
+	for i := range 30000 {
+		put(t, tbl, "c", 1, "id", fmt.Sprint(i%3000), "url", fmt.Sprint("https://example.com/", i/50))
+	}
+	close(done)
+	wg.Wait()
+	select {
+	case msg := <-bad:
+		t.Fatal(msg)
+	default:
+	}
+	rebuilds := 0
+	for _, g := range tbl.groups {
+		rebuilds += int(g.stamp - 1)
+	}
+	t.Logf("%d groups, %d rebuilds", len(tbl.groups), rebuilds)
 }
