@@ -220,6 +220,9 @@ func TestEncodeV2Groups(t *testing.T) {
 // TestEncodeV2Allocs checks that a steady 2.0 flush from the table's symbol groups, Snapshot,
 // encode and compress, allocates nothing.
 func TestEncodeV2Allocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
 	tbl, err := series.NewTable(series.Options{SymbolGroup: symbolGroup(Config{Protocol: sender.ProtoV2, BatchSize: 1000}), TrendStats: []string{"p(99)", "avg"}})
 	if err != nil {
 		t.Fatal(err)
