@@ -360,10 +360,12 @@ func symbolGroup(cfg Config) int {
 // how many samples it holds. Samples of one symbol group (the table's, Sample.V2) make one
 // request: the group's symbol table copied whole, then each series from its pre-encoded label
 // refs and metadata; a group larger than a request is split, each part carrying the table.
-// Samples without refs (self-metrics) go through a request-local table instead.
+// Samples without refs (self-metrics), and those of a group whose table alone would take half
+// a request (label values of many KiB), go through a request-local table instead, which
+// carries only the strings its series use.
 func (o *Output) encodeV2(samples []series.Sample, ts int64) int {
 	syms := samples[0].V2.Symbols
-	if syms == nil {
+	if syms == nil || len(syms.Block()) > maxBodyBytes/2 {
 		return o.encodeV2Interned(samples, ts)
 	}
 	raw := append(o.raw[:0], syms.Block()...)
@@ -387,14 +389,16 @@ func (o *Output) encodeV2(samples []series.Sample, ts int64) int {
 	return n
 }
 
-// encodeV2Interned is encodeV2 for samples without refs: the series go to a scratch buffer
-// while their strings are interned, then the symbol table is written first and the series
-// copied after it. Every series carries its family's metadata.
+// encodeV2Interned is encodeV2 from the label blocks, for the samples of the first one's group
+// (or without one): the series go to a scratch buffer while their strings are interned, then
+// the symbol table is written first and the series copied after it. Every series carries its
+// family's metadata.
 func (o *Output) encodeV2Interned(samples []series.Sample, ts int64) int {
 	o.syms.Reset()
 	scratch := o.scratch[:0]
+	group := samples[0].V2.Symbols
 	n := 0
-	for n < len(samples) && n < o.cfg.BatchSize && samples[n].V2.Symbols == nil {
+	for n < len(samples) && n < o.cfg.BatchSize && samples[n].V2.Symbols == group {
 		s := &samples[n]
 		refs, err := o.syms.AppendLabelRefs(o.refs[:0], &s.Labels)
 		if err != nil {

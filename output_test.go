@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -261,5 +262,45 @@ func TestEncodeV2Allocs(t *testing.T) {
 	flush()
 	if n := testing.AllocsPerRun(20, flush); n != 0 {
 		t.Fatalf("a steady 2.0 flush allocates %v times, want 0", n)
+	}
+}
+
+// TestEncodeV2LongLabels checks a symbol group whose table alone would take over half a
+// request (label values of 40 KiB): its series go out through request-local tables, in
+// requests within maxBodyBytes, instead of one request a series each carrying the table.
+func TestEncodeV2LongLabels(t *testing.T) {
+	tbl, err := series.NewTable(series.Options{SymbolGroup: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tbl.Lock()
+	if err := tbl.Declare("c", series.Counter, series.Default); err != nil {
+		t.Fatal(err)
+	}
+	long := strings.Repeat("u", 40<<10)
+	for i := range 200 {
+		v := fmt.Sprint(i, long)
+		raw := []byte(`{"url":"` + v + `"}`)
+		if err := tbl.Insert([]byte("c"), raw, []series.Tag{{Name: []byte("url"), Value: []byte(v)}}, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tbl.Unlock()
+	o := &Output{cfg: Config{BatchSize: 10_000}, tbl: tbl}
+	samples := tbl.Snapshot(nil, time.Now())
+	if got := len(samples[0].V2.Symbols.Block()); got <= maxBodyBytes/2 {
+		t.Fatalf("the group's table is %d bytes; the case wants over half of maxBodyBytes", got)
+	}
+	var requests, series int
+	for rest := samples; len(rest) > 0; requests++ {
+		n := o.encodeV2(rest, 1_764_072_672_663)
+		if len(o.raw) > maxBodyBytes+64<<10 {
+			t.Fatalf("request %d: %d bytes, past maxBodyBytes by more than a series", requests, len(o.raw))
+		}
+		series += len(decodeV2(t, o.raw))
+		rest = rest[n:]
+	}
+	if series != 200 || requests > 3 {
+		t.Fatalf("%d series in %d requests, want 200 in two or three", series, requests)
 	}
 }
