@@ -119,9 +119,14 @@ func appendRefsHead2(dst []byte, refs *LabelRefs, meta []byte) []byte {
 		} else {
 			dst = appendVarint(append(dst, tagV2TimeSeriesLabelsRefs), uint64(n))
 		}
-		dst = append(dst, refs.Head...)
+		if len(refs.Head) > 0 { // most series have none: k6 tags sort after __name__
+			dst = append(dst, refs.Head...)
+		}
 		dst = append(dst, refs.Name...)
 		dst = append(dst, refs.Tail...)
+	}
+	if len(meta) == 0 {
+		return dst
 	}
 	return append(dst, meta...)
 }
