@@ -342,18 +342,13 @@ func (o *Output) encodeV1(samples []series.Sample, ts int64, withMeta bool) int 
 	return n
 }
 
-// symbolGroup returns how many k6 series share a 2.0 symbol table, so that a group's output
-// series fill one request of BatchSize samples (a rate makes three, a trend one per stat), or
-// 0 for remote write 1.0, which needs none.
+// symbolGroup returns how many output series the table fills a 2.0 symbol group with, so that
+// a group makes one request of BatchSize samples, or 0 for remote write 1.0, which needs none.
 func symbolGroup(cfg Config) int {
 	if cfg.Protocol != sender.ProtoV2 {
 		return 0
 	}
-	outputs := 3
-	if !cfg.NativeHistograms {
-		outputs = max(outputs, len(cfg.TrendStats))
-	}
-	return max(1, cfg.BatchSize/outputs)
+	return max(1, cfg.BatchSize)
 }
 
 // encodeV2 writes one remote-write 2.0 Request into o.raw from the head of samples and returns

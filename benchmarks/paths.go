@@ -135,7 +135,7 @@ func shiftedSamples(dst []encoder.Sample, in []sample, shift int64) []encoder.Sa
 // pre-encoded against the group's symbol table, kept across flushes, so a request is the
 // table's block copied whole, then per series its refs copied and its samples written
 // (AppendTimeSeriesRefs2, AppendSamplesSeriesRefs2, AppendHistogramSeriesRefs2). The whole
-// workload is one group, as with the output's default batch_size (3,328 series a group). No
+// workload is one group, as with the output's default batch_size (a group fills 10,000). No
 // metadata, as in 1.0 (the output writes a pre-encoded one per series, a copy of ~6 bytes).
 type penelopa2 struct {
 	w    *workload

@@ -188,7 +188,7 @@ func BenchmarkFlush(b *testing.B) {
 			opts := series.Options{ConstLabels: []series.Label{{Name: "testid", Value: "bench"}}}
 			var sink2 *flushSink2
 			if tc.v2 {
-				opts.SymbolGroup = 10_000 / 3 // the output's default: batch_size over a rate's three series
+				opts.SymbolGroup = 10_000 // the output's default: batch_size
 				sink2 = &flushSink2{}
 			}
 			tbl, err := series.NewTable(opts)

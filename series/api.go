@@ -96,10 +96,10 @@ type Options struct {
 	HistogramSchema int
 
 	// SymbolGroup keeps, per series, its remote-write 2.0 label refs pre-encoded against the
-	// symbol table of its group of about SymbolGroup series (whole chunks of 256 slots; see
-	// symbols.go, Sample.V2), so a 2.0 request is a group's table and its series' refs
-	// copied. Size it so a group's output series fit one request. 0, for remote write 1.0,
-	// keeps none: a group costs its live label strings and a few bytes per label.
+	// symbol table of its group, runs of 256-slot chunks holding about SymbolGroup output
+	// series (see symbols.go, Sample.V2), so a 2.0 request is a group's table and its series'
+	// refs copied: pass the samples a request may hold. 0, for remote write 1.0, keeps none:
+	// a group costs its live label strings and a few bytes per label.
 	SymbolGroup int
 }
 
@@ -317,15 +317,15 @@ type lbl struct {
 // batch.
 type Table struct {
 	// Configuration, set by NewTable and read-only afterwards.
-	stats       []trendStat
-	consts      []lbl
-	drop        map[string]struct{}
-	ttl         uint64
-	maxBuckets  int32
-	native      bool  // trends as native histograms
-	groupChunks int32 // chunks per symbol group for remote write 2.0; 0: none (Options.SymbolGroup)
-	histSchema  int8  // schema trend histograms start at: HistogramSchema when native, else 7
-	seed        maphash.Seed
+	stats      []trendStat
+	consts     []lbl
+	drop       map[string]struct{}
+	ttl        uint64
+	maxBuckets int32
+	native     bool // trends as native histograms
+	groupOuts  int  // output series a symbol group is filled to for remote write 2.0; 0: none (Options.SymbolGroup)
+	histSchema int8 // schema trend histograms start at: HistogramSchema when native, else 7
+	seed       maphash.Seed
 
 	live atomic.Int64 // live series: added by ingest, evicted by the flush
 
@@ -358,8 +358,9 @@ type Table struct {
 
 	gen uint64 // generations (Snapshots) so far
 
-	groups []*symGroup           // 2.0 symbol groups (Options.SymbolGroup), by index
-	symDir []*[chunkLen]slotRefs // per slot: its series' 2.0 label refs (see symSlot)
+	groups     []*symGroup           // 2.0 symbol groups (Options.SymbolGroup), by index
+	chunkGroup []int32               // by chunk: the index of its symbol group (see groupOf)
+	symDir     []*[chunkLen]slotRefs // per slot: its series' 2.0 label refs (see symSlot)
 	// pendHead..pendTail chains (by nextFree) the slots evicted by the last Snapshot or Final,
 	// kept from reuse until the caller is done with their label blocks; -1 when none.
 	pendHead, pendTail int32
@@ -415,7 +416,7 @@ func NewTable(opts Options) (*Table, error) {
 		t.maxBuckets = defaultMaxBuckets
 	}
 	if opts.SymbolGroup > 0 {
-		t.groupChunks = chunksPerGroup(opts.SymbolGroup)
+		t.groupOuts = opts.SymbolGroup
 	}
 	if t.native {
 		// Keep the buckets at the schema sent: no trend stat needs more, and a coarser

@@ -41,10 +41,10 @@ func (t *Table) snapshot(dst []Sample, sink Sink) []Sample {
 	t.flushMu.Lock()
 	defer t.flushMu.Unlock()
 	dir, n, epoch := t.swap()
-	groupSlots := t.groupChunks * chunkLen
+	group := -1
 	for i := range n {
-		if groupSlots > 0 && i%groupSlots == 0 {
-			dst = t.startGroup(dst, i, sink)
+		if t.groupOuts > 0 && i&chunkMask == 0 {
+			dst, group = t.startGroup(dst, i, group, sink)
 		}
 		e := slotAt(dir, i)
 		if !e.listed {
@@ -80,10 +80,10 @@ func (t *Table) final(dst []Sample, sink Sink) []Sample {
 	t.flushMu.Lock()
 	defer t.flushMu.Unlock()
 	dir, n, epoch := t.swap()
-	groupSlots := t.groupChunks * chunkLen
+	group := -1
 	for i := range n {
-		if groupSlots > 0 && i%groupSlots == 0 {
-			dst = t.startGroup(dst, i, sink)
+		if t.groupOuts > 0 && i&chunkMask == 0 {
+			dst, group = t.startGroup(dst, i, group, sink)
 		}
 		if e := slotAt(dir, i); e.listed {
 			dst = emit(dst, len(e.m.outNames), sink)
@@ -128,12 +128,12 @@ func (t *Table) swap() ([]*chunk, int32, uint64) {
 
 	for _, i := range ended {
 		e := slotAt(dir, i)
-		if t.groupChunks > 0 && !e.listed {
+		if t.groupOuts > 0 && !e.listed {
 			t.assignRefs(i, e)
 		}
 		t.takeIn(e, p^1)
 	}
-	if t.groupChunks > 0 {
+	if t.groupOuts > 0 {
 		t.compactGroups(dir, n)
 	}
 	return dir, n, epoch
@@ -227,7 +227,7 @@ func (t *Table) evict(dir []*chunk, i int32, epoch uint64) bool {
 	}
 	t.live.Add(-1)
 	e.listed = false
-	if t.groupChunks > 0 {
+	if t.groupOuts > 0 {
 		t.releaseRefs(i) // the staleness markers still read them: a release only counts
 	}
 	e.nextFree = -1

@@ -8,8 +8,13 @@ import (
 
 // Symbol groups for remote write 2.0
 //
-// With Options.SymbolGroup the table partitions its slots into groups of whole chunks (slots
-// never move, so a series stays in its group for life). Each group owns an append-only
+// With Options.SymbolGroup the table partitions its slots into groups, runs of whole chunks
+// (slots never move, so a series stays in its group for life): a chunk joins the group of the
+// chunk before it when that group's output series, and as many again as its chunks hold on
+// average, fit in SymbolGroup; else it starts a new group. So a group fills about one
+// request, whatever the mix of metrics (a rate makes three output series, a trend one per
+// stat); slots reused by series of other metrics can overfill it, and a request is then
+// split, each part carrying the group's table. Each group owns an append-only
 // encoder.SymbolTable, and every series of the group keeps its labels_refs pre-encoded against
 // it: the refs of its labels before __name__ and after, in one buffer per slot; each family's
 // __name__ pair and metadata field are encoded once per group (famRefs). A 2.0 request is then
@@ -31,6 +36,8 @@ type symGroup struct {
 	syms    encoder.SymbolTable
 	stamp   uint32 // advanced by every rebuild: famRefs of another stamp are void
 	samples int    // samples the group handed out in the flush so far (the last one, at its start)
+	lo, hi  int32  // its chunks: lo..hi-1
+	outs    int    // output series of its series whose refs are live
 }
 
 // slotRefs is a slot's series' label refs but __name__'s (AppendRef runs): refs[:head] sort
@@ -38,7 +45,8 @@ type symGroup struct {
 type slotRefs struct {
 	refs []byte
 	head int32
-	live bool // the refs' uses are counted in the group's table
+	outs int32 // the series' output series, counted in its group's while live
+	live bool  // the refs' uses are counted in the group's table
 }
 
 // famRefs is what the output series of a metric need in one group: per output series, its
@@ -73,19 +81,23 @@ func (v *V2Labels) Refs() encoder.LabelRefs {
 // Meta returns the sample's family's metadata field, pre-encoded.
 func (v *V2Labels) Meta() []byte { return v.out.meta }
 
-// chunksPerGroup returns how many chunks a group of about n series spans: whole chunks, at
-// least one.
-func chunksPerGroup(n int) int32 {
-	return int32(max(1, n/chunkLen))
-}
-
-// groupOf returns the index of slot i's group, making the group when new.
+// groupOf returns the index of slot i's group, giving the chunks up to i's their groups
+// when new (see the comment at the top of this file).
 func (t *Table) groupOf(i int32) int {
-	gi := int((i >> chunkShift) / t.groupChunks)
-	for gi >= len(t.groups) {
-		t.groups = append(t.groups, &symGroup{stamp: 1})
+	c := i >> chunkShift
+	for int(c) >= len(t.chunkGroup) {
+		k := int32(len(t.chunkGroup))
+		if n := len(t.groups); n > 0 {
+			if g := t.groups[n-1]; g.hi == k && g.outs+g.outs/int(g.hi-g.lo) <= t.groupOuts {
+				g.hi++
+				t.chunkGroup = append(t.chunkGroup, int32(n-1))
+				continue
+			}
+		}
+		t.groups = append(t.groups, &symGroup{stamp: 1, lo: k, hi: k + 1})
+		t.chunkGroup = append(t.chunkGroup, int32(len(t.groups)-1))
 	}
-	return gi
+	return int(t.chunkGroup[c])
 }
 
 // symSlot returns the refs of slot i.
@@ -105,7 +117,9 @@ func (t *Table) releaseRefs(i int32) {
 		return
 	}
 	r.live = false
-	if err := t.groups[t.groupOf(i)].syms.ReleaseRefs(r.refs); err != nil {
+	g := t.groups[t.groupOf(i)]
+	g.outs -= int(r.outs)
+	if err := g.syms.ReleaseRefs(r.refs); err != nil {
 		// The table wrote the refs itself; a failure here is a bug, never input.
 		panic(fmt.Sprintf("series: slot refs do not decode: %v", err))
 	}
@@ -127,21 +141,22 @@ func (t *Table) assignRefs(i int32, e *entry) {
 		panic(fmt.Sprintf("series: label block does not decode: %v", err))
 	}
 	r.live = true
+	r.outs = int32(len(e.m.outNames))
+	g.outs += int(r.outs)
 }
 
 // compactGroups rebuilds the table of every group that carries too many unused symbols, and
 // re-encodes its live series' refs; n is the number of slots in dir. The caller hands out no
 // sample of the flush before.
 func (t *Table) compactGroups(dir []*chunk, n int32) {
-	for gi, g := range t.groups {
+	for _, g := range t.groups {
 		if u := g.syms.Unused(); u < minUnused || 4*u < g.syms.Len() {
 			continue
 		}
 		g.syms.Reset()
 		g.stamp++
-		lo := int32(gi) * t.groupChunks * chunkLen
-		hi := min(lo+t.groupChunks*chunkLen, n)
-		for i := lo; i < hi; i++ {
+		g.outs = 0
+		for i := g.lo * chunkLen; i < min(g.hi*chunkLen, n); i++ {
 			r := t.symSlot(i)
 			r.refs, r.head, r.live = r.refs[:0], 0, false // void: their table is gone
 			if e := slotAt(dir, i); e.listed {
@@ -157,7 +172,7 @@ const minUnused = 64
 // withRefs fills in the 2.0 labels of the samples of e appended to dst from index from on,
 // when the table keeps them; slot i is e's.
 func (t *Table) withRefs(dst []Sample, from int, i int32, e *entry) []Sample {
-	if t.groupChunks == 0 {
+	if t.groupOuts == 0 {
 		return dst
 	}
 	gi := t.groupOf(i)
@@ -197,14 +212,20 @@ func (t *Table) famOf(m *metric, gi int, g *symGroup) []outRefs {
 	return f.outs
 }
 
-// startGroup is called by a flush at the first slot of each group: it hands the batch over
-// when the group's samples of the last flush would not fit in it, so that a group fills one
-// request when it can, and starts counting the group's samples of this flush.
-func (t *Table) startGroup(dst []Sample, i int32, sink Sink) []Sample {
-	g := t.groups[t.groupOf(i)]
+// startGroup is called by a flush at the first slot i of each chunk, in the group of index
+// group so far (-1 at the start): at the first chunk of a group it hands the batch over when
+// the group's samples of the last flush would not fit in it, so that a group fills one
+// request when it can, and starts counting the group's samples of this flush. It returns the
+// batch and the index of i's group.
+func (t *Table) startGroup(dst []Sample, i int32, group int, sink Sink) ([]Sample, int) {
+	gi := t.groupOf(i)
+	if gi == group {
+		return dst, gi
+	}
+	g := t.groups[gi]
 	if g.samples > 0 {
 		dst = emit(dst, g.samples, sink)
 	}
 	g.samples = 0
-	return dst
+	return dst, gi
 }

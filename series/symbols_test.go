@@ -248,3 +248,47 @@ func TestSymbolGroupsConcurrent(t *testing.T) {
 	}
 	t.Logf("%d groups, %d rebuilds", len(tbl.groups), rebuilds)
 }
+
+// TestSymbolGroupSizes checks that groups are runs of chunks filled to about SymbolGroup output
+// series, whatever the metrics' output series per k6 series.
+func TestSymbolGroupSizes(t *testing.T) {
+	tests := []struct {
+		name   string
+		kind   Kind
+		target int
+		series int
+		chunks []int32 // chunks per group
+	}{
+		{"counters, 1,000 a group", Counter, 1000, 2000, []int32{3, 3, 2}},
+		{"rates (3 each), 1,000 a group", Rate, 1000, 600, []int32{1, 1, 1}},
+		{"rates, 10,000 a group", Rate, 10_000, 4000, []int32{13, 3}},
+		{"counters, 10,000 a group", Counter, 10_000, 4000, []int32{16}},
+		{"a group smaller than a chunk", Counter, 10, 600, []int32{1, 1, 1}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tbl := mustTable(t, Options{SymbolGroup: tc.target})
+			declare(t, tbl, "m", tc.kind, Default)
+			for i := range tc.series {
+				put(t, tbl, "m", 1, "id", fmt.Sprint(i))
+			}
+			samples := tbl.Snapshot(nil, time.Now())
+			var got []int32
+			for _, g := range tbl.groups {
+				got = append(got, g.hi-g.lo)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.chunks) {
+				t.Fatalf("groups of %v chunks, want %v", got, tc.chunks)
+			}
+			tables := map[*encoder.SymbolTable]int{}
+			for _, s := range samples {
+				tables[s.V2.Symbols]++
+			}
+			for _, n := range tables {
+				if n > max(tc.target, chunkLen*len(tbl.metrics["m"].outNames)) {
+					t.Fatalf("a group of %d samples, want at most %d (or one chunk's)", n, tc.target)
+				}
+			}
+		})
+	}
+}
