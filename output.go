@@ -44,9 +44,9 @@ type Output struct {
 	samples []series.Sample // self-metrics
 	raw     []byte          // the request being encoded
 	comp    []byte          // raw compressed, before it is copied into a body of its size
-	scratch []byte          // 2.0 series, written before the symbols that precede them
-	refs    []uint32        // 2.0 label refs of one series
-	syms    encoder.Symbols // 2.0 string table of one request
+	scratch []byte          // 2.0 series without refs, written before the symbols that precede them
+	refs    []uint32        // 2.0 label refs of one series without refs
+	syms    encoder.Symbols // 2.0 string table of one request of series without refs
 	meta    []series.Meta   // 1.0 metadata of the declared metrics
 	// 1.0 requests of the periodic flush kept compressed for the next one (see requestTemplate)
 	tpls       []*requestTemplate
@@ -93,7 +93,7 @@ func New(p Params) (*Output, error) {
 		StaleMarkers:     cfg.StaleMarkers,
 		NativeHistograms: cfg.NativeHistograms,
 		HistogramSchema:  cfg.HistogramSchema,
-		SymbolIDs:        cfg.Protocol == sender.ProtoV2, // 2.0 maps each label string by id, no hashing
+		SymbolGroup:      symbolGroup(cfg),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("series table: %w", err)
@@ -443,16 +443,65 @@ func (o *Output) encodeV1(samples []series.Sample, ts int64, withMeta bool) int 
 	return n
 }
 
-// encodeV2 writes one remote-write 2.0 Request into o.raw: the series go to a scratch buffer
-// while their strings are interned, then the symbol table is written first and the series
-// copied after it. Every series carries its family's metadata.
+// symbolGroup returns how many output series the table fills a 2.0 symbol group with, so that
+// a group makes one request of BatchSize samples, or 0 for remote write 1.0, which needs none.
+func symbolGroup(cfg Config) int {
+	if cfg.Protocol != sender.ProtoV2 {
+		return 0
+	}
+	return max(1, cfg.BatchSize)
+}
+
+// encodeV2 writes one remote-write 2.0 Request into o.raw from the head of samples and returns
+// how many samples it holds. Samples of one symbol group (the table's, Sample.V2) make one
+// request: the group's symbol table copied whole, then each series from its pre-encoded label
+// refs and metadata; a group larger than a request is split, each part carrying the table.
+// Samples without refs (self-metrics), and those of a group whose table alone would take half
+// a request (label values of many KiB), go through a request-local table instead, which
+// carries only the strings its series use.
 func (o *Output) encodeV2(samples []series.Sample, ts int64) int {
+	syms := samples[0].V2.Symbols
+	if syms == nil || len(syms.Block()) > maxBodyBytes/2 {
+		return o.encodeV2Interned(samples, ts)
+	}
+	raw := append(o.raw[:0], syms.Block()...)
+	n := 0
+	for n < len(samples) && n < o.cfg.BatchSize && samples[n].V2.Symbols == syms {
+		s := &samples[n]
+		refs := s.V2.Refs()
+		before := len(raw)
+		if s.Hist != nil {
+			raw = encoder.AppendHistogramSeriesRefs2(raw, &refs, s.V2.Meta(), s.Hist, ts)
+		} else {
+			raw = encoder.AppendTimeSeriesRefs2(raw, &refs, s.V2.Meta(), s.Value, ts)
+		}
+		if n > 0 && len(raw) > maxBodyBytes {
+			raw = raw[:before] // the next request's first series
+			break
+		}
+		n++
+	}
+	o.raw = raw
+	return n
+}
+
+// encodeV2Interned is encodeV2 from the label blocks, for the samples of the first one's group
+// (or without one): the series go to a scratch buffer while their strings are interned, then
+// the symbol table is written first and the series copied after it. Every series carries its
+// family's metadata.
+func (o *Output) encodeV2Interned(samples []series.Sample, ts int64) int {
 	o.syms.Reset()
 	scratch := o.scratch[:0]
+	group := samples[0].V2.Symbols
 	n := 0
-	for n < len(samples) && n < o.cfg.BatchSize {
+	for n < len(samples) && n < o.cfg.BatchSize && samples[n].V2.Symbols == group {
 		s := &samples[n]
-		refs := o.labelRefs(s)
+		refs, err := o.syms.AppendLabelRefs(o.refs[:0], &s.Labels)
+		if err != nil {
+			// The table wrote these blocks itself; a failure here is a bug, never input.
+			panic(fmt.Sprintf("penelopa: label block does not decode: %v", err))
+		}
+		o.refs = refs
 		var md encoder.Metadata2
 		if s.Meta != nil {
 			md = encoder.Metadata2{Type: s.Meta.V2Type(), HelpRef: o.syms.Ref(s.Meta.Help), UnitRef: o.syms.Ref(s.Meta.Unit)}
@@ -471,28 +520,6 @@ func (o *Output) encodeV2(samples []series.Sample, ts int64) int {
 	raw := o.syms.AppendSymbols(o.raw[:0])
 	o.raw = append(raw, scratch...)
 	return n
-}
-
-// labelRefs returns the 2.0 label refs of s in o.refs: through the table's symbol ids when it
-// keeps them (one slice access per string), else by reading the label block (self-metrics).
-func (o *Output) labelRefs(s *series.Sample) []uint32 {
-	refs := o.refs[:0]
-	if s.IDs != nil {
-		for _, part := range [...][]uint32{s.IDs[:2*s.HeadIDs], s.NameIDs[:], s.IDs[2*s.HeadIDs:]} {
-			for _, id := range part {
-				refs = append(refs, o.syms.RefID(id, o.tbl.SymbolString(id)))
-			}
-		}
-		o.refs = refs
-		return refs
-	}
-	refs, err := o.syms.AppendLabelRefs(refs, &s.Labels)
-	if err != nil {
-		// The table wrote these blocks itself; a failure here is a bug, never input.
-		panic(fmt.Sprintf("penelopa: label block does not decode: %v", err))
-	}
-	o.refs = refs
-	return refs
 }
 
 // Stop makes the final flush (with staleness markers), drains the queue until ctx is done or

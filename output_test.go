@@ -4,11 +4,15 @@ import (
 	"bytes"
 	"fmt"
 	"net/url"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/VictoriaMetrics/easyproto"
 	"github.com/klauspost/compress/s2"
 
+	"xk6-output-penelopa/sender"
 	"xk6-output-penelopa/series"
 )
 
@@ -60,70 +64,245 @@ func TestLooksLikeVictoriaMetrics(t *testing.T) {
 	}
 }
 
-// TestEncodeV2SymbolIDs checks that a 2.0 request built through the table's symbol ids is
-// byte for byte the one built by reading the label blocks: the same symbols in the same order,
-// the same refs, whatever the labels around __name__, over several requests of a flush (the
-// encoder's symbol table is reused) and across flushes with series coming and going.
-func TestEncodeV2SymbolIDs(t *testing.T) {
-	newTable := func(ids bool) *series.Table {
-		tbl, err := series.NewTable(series.Options{SymbolIDs: ids, TTL: 1, TrendStats: []string{"p(99)", "avg"}, ConstLabels: []series.Label{{Name: "testid", Value: "v2"}}})
-		if err != nil {
-			t.Fatal(err)
+// decodeV2 decodes a 2.0 request with easyproto, checks the spec's rules on its symbol table
+// ("" first, no duplicate, every ref in range; unused symbols are allowed), and returns its
+// series as "labels | metadata | sample or histogram" lines.
+func decodeV2(t *testing.T, body []byte) []string {
+	t.Helper()
+	var symbols []string
+	var series [][]byte
+	var fc easyproto.FieldContext
+	for b := body; len(b) > 0; {
+		var err error
+		if b, err = fc.NextField(b); err != nil {
+			t.Fatalf("request: %v", err)
 		}
-		tbl.Lock()
-		defer tbl.Unlock()
-		for _, m := range []struct {
-			name string
-			kind series.Kind
-		}{{"c", series.Counter}, {"r", series.Rate}, {"t", series.Trend}} {
-			if err := tbl.Declare(m.name, m.kind, series.Time); err != nil {
-				t.Fatal(err)
+		switch fc.FieldNum {
+		case 4:
+			v, _ := fc.String()
+			symbols = append(symbols, v)
+		case 5:
+			ts, _ := fc.MessageData()
+			series = append(series, ts)
+		default:
+			t.Fatalf("request: field %d", fc.FieldNum)
+		}
+	}
+	if len(symbols) == 0 || symbols[0] != "" {
+		t.Fatalf("symbols do not start with the empty string: %q", symbols)
+	}
+	seen := map[string]bool{}
+	for _, s := range symbols {
+		if seen[s] {
+			t.Fatalf("symbol %q twice", s)
+		}
+		seen[s] = true
+	}
+	sym := func(ref uint64) string {
+		if ref >= uint64(len(symbols)) {
+			t.Fatalf("ref %d past %d symbols", ref, len(symbols))
+		}
+		return symbols[ref]
+	}
+	var out []string
+	for _, ts := range series {
+		var labels, rest []string
+		for b := ts; len(b) > 0; {
+			var err error
+			if b, err = fc.NextField(b); err != nil {
+				t.Fatalf("series: %v", err)
+			}
+			switch fc.FieldNum {
+			case 1:
+				refs, _ := fc.UnpackUint32s(nil)
+				if len(refs)%2 != 0 {
+					t.Fatalf("odd refs %v", refs)
+				}
+				for k := 0; k < len(refs); k += 2 {
+					labels = append(labels, sym(uint64(refs[k]))+"="+sym(uint64(refs[k+1])))
+				}
+			case 5:
+				md, _ := fc.MessageData()
+				var mf easyproto.FieldContext
+				for len(md) > 0 {
+					if md, err = mf.NextField(md); err != nil {
+						t.Fatalf("metadata: %v", err)
+					}
+					v, _ := mf.Uint64()
+					if mf.FieldNum == 1 {
+						rest = append(rest, fmt.Sprint("type=", v))
+					} else {
+						rest = append(rest, fmt.Sprint(mf.FieldNum, "=", sym(v)))
+					}
+				}
+			default:
+				data, _ := fc.MessageData()
+				rest = append(rest, fmt.Sprintf("%d:%x", fc.FieldNum, data))
 			}
 		}
-		return tbl
+		out = append(out, fmt.Sprint(labels, " | ", rest))
 	}
-	feed := func(tbl *series.Table, g int) {
-		tbl.Lock()
-		defer tbl.Unlock()
-		for i := range 30 {
-			id := fmt.Sprint(g*10 + i) // two thirds of the ids carry over to the next flush
-			raw := []byte(`{"Zone":"eu","id":"` + id + `"}`)
-			tags := []series.Tag{{Name: []byte("Zone"), Value: []byte("eu")}, {Name: []byte("id"), Value: []byte(id)}}
-			for _, name := range []string{"c", "r", "t"} {
-				if !tbl.Observe([]byte(name), raw, float64(i)) {
-					if err := tbl.Insert([]byte(name), raw, tags, float64(i)); err != nil {
+	return out
+}
+
+// TestEncodeV2Groups checks that 2.0 requests built from the table's symbol groups (a table
+// kept across flushes, refs pre-encoded) carry exactly the series that requests built by
+// interning every label block do: the same labels, metadata and samples, over several
+// requests of a flush (groups split, each part with the group's symbols) and across flushes
+// with series coming and going, floats and native histograms.
+func TestEncodeV2Groups(t *testing.T) {
+	for _, native := range []bool{false, true} {
+		t.Run(fmt.Sprint("native histograms ", native), func(t *testing.T) {
+			newTable := func(group int) *series.Table {
+				tbl, err := series.NewTable(series.Options{SymbolGroup: group, TTL: 1, NativeHistograms: native, TrendStats: []string{"p(99)", "avg"}, ConstLabels: []series.Label{{Name: "testid", Value: "v2"}}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				tbl.Lock()
+				defer tbl.Unlock()
+				for _, m := range []struct {
+					name string
+					kind series.Kind
+				}{{"c", series.Counter}, {"r", series.Rate}, {"t", series.Trend}} {
+					if err := tbl.Declare(m.name, m.kind, series.Time); err != nil {
 						t.Fatal(err)
 					}
 				}
+				return tbl
+			}
+			feed := func(tbl *series.Table, g int) {
+				tbl.Lock()
+				defer tbl.Unlock()
+				for i := range 300 {
+					id := fmt.Sprint(g*100 + i) // two thirds of the ids carry over to the next flush
+					raw := []byte(`{"Zone":"eu","id":"` + id + `"}`)
+					tags := []series.Tag{{Name: []byte("Zone"), Value: []byte("eu")}, {Name: []byte("id"), Value: []byte(id)}}
+					for _, name := range []string{"c", "r", "t"} {
+						if !tbl.Observe([]byte(name), raw, float64(i)) {
+							if err := tbl.Insert([]byte(name), raw, tags, float64(i)); err != nil {
+								t.Fatal(err)
+							}
+						}
+					}
+				}
+			}
+			outs := [2]*Output{}
+			for k, group := range []int{0, 1} {
+				outs[k] = &Output{cfg: Config{BatchSize: 400}, tbl: newTable(group)}
+			}
+			for g := range 8 {
+				var decoded [2][]string
+				var requests [2]int
+				for k, o := range outs {
+					feed(o.tbl, g)
+					samples := o.tbl.Snapshot(nil, time.Now())
+					if grouped := samples[0].V2.Symbols != nil; grouped != (k == 1) {
+						t.Fatalf("table %d: refs %v", k, grouped)
+					}
+					for len(samples) > 0 {
+						n := o.encodeV2(samples, 1_764_072_672_663)
+						decoded[k] = append(decoded[k], decodeV2(t, o.raw)...)
+						samples = samples[n:]
+						requests[k]++
+					}
+				}
+				if requests[1] < 3 {
+					t.Fatalf("flush %d: %d requests from the groups, want several", g, requests[1])
+				}
+				slices.Sort(decoded[0])
+				slices.Sort(decoded[1])
+				if !slices.Equal(decoded[0], decoded[1]) {
+					t.Fatalf("flush %d: the groups' requests carry other series than interned ones (%d and %d series)\n%q\n%q", g, len(decoded[0]), len(decoded[1]), decoded[0][:3], decoded[1][:3])
+				}
+			}
+		})
+	}
+}
+
+// TestEncodeV2Allocs checks that a steady 2.0 flush from the table's symbol groups, Snapshot,
+// encode and compress, allocates nothing.
+func TestEncodeV2Allocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	tbl, err := series.NewTable(series.Options{SymbolGroup: symbolGroup(Config{Protocol: sender.ProtoV2, BatchSize: 1000}), TrendStats: []string{"p(99)", "avg"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tbl.Lock()
+	for _, m := range []struct {
+		name string
+		kind series.Kind
+	}{{"c", series.Counter}, {"r", series.Rate}, {"t", series.Trend}} {
+		if err := tbl.Declare(m.name, m.kind, series.Time); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 500 {
+			id := fmt.Sprint(i)
+			raw := []byte(`{"id":"` + id + `","url":"https://example.com/` + id + `"}`)
+			tags := []series.Tag{{Name: []byte("id"), Value: []byte(id)}, {Name: []byte("url"), Value: []byte("https://example.com/" + id)}}
+			if err := tbl.Insert([]byte(m.name), raw, tags, float64(i)); err != nil {
+				t.Fatal(err)
 			}
 		}
 	}
-	outs := [2]*Output{}
-	for k, ids := range []bool{false, true} {
-		outs[k] = &Output{cfg: Config{BatchSize: 40}, tbl: newTable(ids)}
+	tbl.Unlock()
+	o := &Output{cfg: Config{BatchSize: 1000}, tbl: tbl}
+	var samples []series.Sample
+	flush := func() {
+		samples = o.tbl.Snapshot(samples[:0], time.Now())
+		for rest := samples; len(rest) > 0; {
+			n := o.encodeV2(rest, 1_764_072_672_663)
+			if m := s2.MaxEncodedLen(len(o.raw)); cap(o.comp) < m {
+				o.comp = make([]byte, m)
+			}
+			s2.EncodeSnappy(o.comp[:cap(o.comp)], o.raw)
+			rest = rest[n:]
+		}
 	}
-	for g := range 5 {
-		var bodies [2][][]byte
-		for k, o := range outs {
-			feed(o.tbl, g)
-			samples := o.tbl.Snapshot(nil, time.Now())
-			if ids := samples[0].IDs != nil; ids != (k == 1) {
-				t.Fatalf("table %d: ids %v", k, ids)
-			}
-			for len(samples) > 0 {
-				n := o.encodeV2(samples, 1_764_072_672_663)
-				bodies[k] = append(bodies[k], append([]byte(nil), o.raw...))
-				samples = samples[n:]
-			}
+	flush()
+	if n := testing.AllocsPerRun(20, flush); n != 0 {
+		t.Fatalf("a steady 2.0 flush allocates %v times, want 0", n)
+	}
+}
+
+// TestEncodeV2LongLabels checks a symbol group whose table alone would take over half a
+// request (label values of 40 KiB): its series go out through request-local tables, in
+// requests within maxBodyBytes, instead of one request a series each carrying the table.
+func TestEncodeV2LongLabels(t *testing.T) {
+	tbl, err := series.NewTable(series.Options{SymbolGroup: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tbl.Lock()
+	if err := tbl.Declare("c", series.Counter, series.Default); err != nil {
+		t.Fatal(err)
+	}
+	long := strings.Repeat("u", 40<<10)
+	for i := range 200 {
+		v := fmt.Sprint(i, long)
+		raw := []byte(`{"url":"` + v + `"}`)
+		if err := tbl.Insert([]byte("c"), raw, []series.Tag{{Name: []byte("url"), Value: []byte(v)}}, 1); err != nil {
+			t.Fatal(err)
 		}
-		if len(bodies[0]) != len(bodies[1]) || len(bodies[0]) < 2 {
-			t.Fatalf("flush %d: %d and %d requests, want the same, at least 2", g, len(bodies[0]), len(bodies[1]))
+	}
+	tbl.Unlock()
+	o := &Output{cfg: Config{BatchSize: 10_000}, tbl: tbl}
+	samples := tbl.Snapshot(nil, time.Now())
+	if got := len(samples[0].V2.Symbols.Block()); got <= maxBodyBytes/2 {
+		t.Fatalf("the group's table is %d bytes; the case wants over half of maxBodyBytes", got)
+	}
+	var requests, series int
+	for rest := samples; len(rest) > 0; requests++ {
+		n := o.encodeV2(rest, 1_764_072_672_663)
+		if len(o.raw) > maxBodyBytes+64<<10 {
+			t.Fatalf("request %d: %d bytes, past maxBodyBytes by more than a series", requests, len(o.raw))
 		}
-		for r := range bodies[0] {
-			if !bytes.Equal(bodies[0][r], bodies[1][r]) {
-				t.Fatalf("flush %d, request %d: bodies differ (%d and %d bytes)", g, r, len(bodies[0][r]), len(bodies[1][r]))
-			}
-		}
+		series += len(decodeV2(t, o.raw))
+		rest = rest[n:]
+	}
+	if series != 200 || requests > 3 {
+		t.Fatalf("%d series in %d requests, want 200 in two or three", series, requests)
 	}
 }
 

@@ -25,9 +25,9 @@ import (
 //     ns/line, 0 allocs.
 //   - BenchmarkFlush: one flush of 100,000 and 600,000 live output series (half http_reqs
 //     counters, half http_req_duration p99 trends, k6's HTTP tags): SnapshotTo hands batches
-//     of 10,000 samples to a sink that encodes remote write 1.0 and compresses with
-//     s2.EncodeSnappy, as the output does. Target: 600,000 in < 0.5 s (k6's built-in output
-//     took 6.6 s for 592,000 here).
+//     of 10,000 samples to a sink that encodes remote write 1.0 (or, v2/, 2.0 from the
+//     table's symbol groups) and compresses with s2.EncodeSnappy, as the output does. Target:
+//     600,000 in < 0.5 s (k6's built-in output took 6.6 s for 592,000 here).
 
 // k6Time is the time field of a k6 JSON point.
 const k6Time = "2026-11-25T14:51:21.882512904Z"
@@ -143,12 +143,55 @@ func (s *flushSink) Samples(batch []series.Sample) {
 	s.samples += len(batch)
 }
 
+// flushSink2 encodes each batch in remote write 2.0 as the output does from the table's symbol
+// groups (Output.encodeV2): a request per group's run of samples, its symbol table's block
+// copied, then each series from its pre-encoded refs and metadata; then s2.EncodeSnappy.
+type flushSink2 struct {
+	flushSink
+	requests int
+}
+
+// Samples implements series.Sink.
+func (s *flushSink2) Samples(batch []series.Sample) {
+	for len(batch) > 0 {
+		syms := batch[0].V2.Symbols
+		s.raw = append(s.raw[:0], syms.Block()...)
+		n := 0
+		for ; n < len(batch) && batch[n].V2.Symbols == syms; n++ {
+			refs := batch[n].V2.Refs()
+			s.raw = encoder.AppendTimeSeriesRefs2(s.raw, &refs, batch[n].V2.Meta(), batch[n].Value, s.ts)
+		}
+		if m := s2.MaxEncodedLen(len(s.raw)); cap(s.comp) < m {
+			s.comp = make([]byte, m)
+		}
+		s.bytesOut += len(s2.EncodeSnappy(s.comp[:cap(s.comp)], s.raw))
+		s.samples += n
+		s.requests++
+		batch = batch[n:]
+	}
+}
+
 // BenchmarkFlush measures one flush of a table of live series, after a tenth of them got a
-// point (as between two flushes of a busy test).
+// point (as between two flushes of a busy test), in remote write 1.0 and, from the table's
+// symbol groups sized as the output sizes them for batches of 10,000, in 2.0.
 func BenchmarkFlush(b *testing.B) {
-	for _, n := range []int{100_000, 600_000} {
-		b.Run(fmt.Sprintf("series=%d", n), func(b *testing.B) {
-			tbl, err := series.NewTable(series.Options{ConstLabels: []series.Label{{Name: "testid", Value: "bench"}}})
+	for _, tc := range []struct {
+		v2 bool
+		n  int
+	}{{false, 100_000}, {false, 600_000}, {true, 100_000}, {true, 600_000}} {
+		n := tc.n
+		name := fmt.Sprintf("series=%d", n)
+		if tc.v2 {
+			name = "v2/" + name
+		}
+		b.Run(name, func(b *testing.B) {
+			opts := series.Options{ConstLabels: []series.Label{{Name: "testid", Value: "bench"}}}
+			var sink2 *flushSink2
+			if tc.v2 {
+				opts.SymbolGroup = 10_000 // the output's default: batch_size
+				sink2 = &flushSink2{}
+			}
+			tbl, err := series.NewTable(opts)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -171,7 +214,13 @@ func BenchmarkFlush(b *testing.B) {
 				some = pointLine(some, "http_req_duration", float64(i%991)+0.25, tags)
 			}
 			batch := make([]series.Sample, 0, 10_000)
-			sink := &flushSink{ts: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC).UnixMilli()}
+			var sink series.Sink
+			base := &flushSink{ts: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC).UnixMilli()}
+			sink = base
+			if sink2 != nil {
+				sink2.ts = base.ts
+				base, sink = &sink2.flushSink, sink2
+			}
 			batch = tbl.SnapshotTo(time.Now(), batch, sink) // warm: buffers grown
 			var slowest time.Duration
 			b.ReportAllocs()
@@ -180,19 +229,22 @@ func BenchmarkFlush(b *testing.B) {
 				if err := r.Run(context.Background(), bytes.NewReader(some)); err != nil {
 					b.Fatal(err)
 				}
-				sink.ts += 5000
-				sink.samples, sink.bytesOut = 0, 0
+				base.ts += 5000
+				base.samples, base.bytesOut = 0, 0
 				b.StartTimer()
 				start := time.Now()
-				batch = tbl.SnapshotTo(time.UnixMilli(sink.ts), batch, sink)
+				batch = tbl.SnapshotTo(time.UnixMilli(base.ts), batch, sink)
 				slowest = max(slowest, time.Since(start))
 			}
-			if sink.samples != n {
-				b.Fatalf("%d samples, want %d", sink.samples, n)
+			if base.samples != n {
+				b.Fatalf("%d samples, want %d", base.samples, n)
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/series")
 			b.ReportMetric(float64(slowest.Milliseconds()), "slowest-ms")
-			b.ReportMetric(float64(sink.bytesOut)/float64(n), "B/series")
+			b.ReportMetric(float64(base.bytesOut)/float64(n), "B/series")
+			if sink2 != nil {
+				b.ReportMetric(float64(sink2.requests)/float64(b.N+1), "requests/flush")
+			}
 		})
 	}
 }

@@ -7,10 +7,13 @@
 // remote write 2.0 (io.prometheus.write.v2.Request, identifiers prefixed V2). The hand-written
 // files compose them into the whole fields a flush writes: a series with one sample, several
 // samples or a native histogram (api.go, samples.go, histogram.go, rw2.go), metric metadata,
-// and the 2.0 symbol table (symbols.go). Each Size* function returns exactly what its Append*
-// function appends, so a flush can size its buffer or a length prefix up front.
+// and the 2.0 symbol tables (symbols.go): Symbols, local to one request, and SymbolTable, kept
+// across requests so that series keep their label refs pre-encoded (LabelRefs, the *Refs2
+// writers). Each Size* function returns exactly what its Append* function appends, so a flush
+// can size its buffer or a length prefix up front.
 //
-// Every function is safe for concurrent use on distinct buffers; a Symbols is not.
+// Every function is safe for concurrent use on distinct buffers; a Symbols or SymbolTable is
+// not.
 package encoder
 
 //go:generate go run ../gen -out .

@@ -93,5 +93,13 @@ func FuzzRoundTripRW2(f *testing.F) {
 		checkRequest2(t, &st, encodeRequest2(t, &st, in), in)
 		checkRequest2(t, &st, encodeRequest2(t, &st, in[1:]), in[1:]) // the next flush reuses the table
 		checkRequest2(t, &st, encodeRequest2(t, &st, in), in)
+		// Pre-encoded refs on a table kept across requests, with the series of the last one
+		// released (their symbols unused) before the next.
+		var tab SymbolTable
+		body, refs := encodeRequestRefs2(t, &tab, in)
+		checkDecoded2(t, body, in, tab.Len(), false)
+		releaseAll(t, &tab, refs)
+		body, _ = encodeRequestRefs2(t, &tab, in[1:])
+		checkDecoded2(t, body, in[1:], tab.Len(), false)
 	})
 }

@@ -85,6 +85,12 @@ func AppendHistogramSeries2(dst []byte, refs []uint32, md Metadata2, h *Histogra
 	body := histogramSize2(h, tsMillis)
 	dst = AppendV2RequestTimeseries(dst, seriesHeadSize2(refs, md)+SizeV2TimeSeriesHistograms(body))
 	dst = appendSeriesHead2(dst, refs, md)
+	return appendHistogramBody2(dst, h, tsMillis, body)
+}
+
+// appendHistogramBody2 appends a V2 TimeSeries.histograms field of h; body is its
+// histogramSize2.
+func appendHistogramBody2(dst []byte, h *Histogram, tsMillis int64, body int) []byte {
 	dst = AppendV2TimeSeriesHistograms(dst, body)
 	dst = AppendV2HistogramCountInt(dst, h.Count)
 	dst = AppendV2HistogramSum(dst, h.Sum)

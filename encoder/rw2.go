@@ -77,3 +77,90 @@ func appendLabelsRefs2(dst []byte, refs []uint32) []byte {
 	dst[at-1] = byte(len(dst) - at)
 	return dst
 }
+
+// LabelRefs is a series' remote-write 2.0 labels_refs, pre-encoded against a SymbolTable as
+// packed varints (AppendRef, SymbolTable.AppendLabelRefs) in three runs that, written one
+// after the other, are its refs in label order: Head, the __name__ pair in Name, Tail. As with
+// Labels for 1.0, the output series of one k6 series share Head and Tail and a family's Name
+// is encoded once, so a flush copies refs and does no per-label work. Any part may be empty.
+type LabelRefs struct{ Head, Name, Tail []byte }
+
+// Len returns the length of the three runs together: the packed field's body.
+func (l *LabelRefs) Len() int { return len(l.Head) + len(l.Name) + len(l.Tail) }
+
+// AppendMetadata2 appends one complete TimeSeries.metadata field for md, nothing for the zero
+// Metadata2, so a series can carry its family's metadata pre-encoded (the meta argument of
+// the *Refs2 functions).
+func AppendMetadata2(dst []byte, md Metadata2) []byte {
+	if md == (Metadata2{}) {
+		return dst
+	}
+	dst = AppendV2TimeSeriesMetadata(dst, metadataSize2(md))
+	dst = AppendV2MetadataType(dst, md.Type)
+	dst = AppendV2MetadataHelpRef(dst, md.HelpRef)
+	return AppendV2MetadataUnitRef(dst, md.UnitRef)
+}
+
+// refsHeadSize2 is the length of the labels_refs field of refs and of meta, a pre-encoded
+// metadata field (AppendMetadata2 output).
+func refsHeadSize2(refs *LabelRefs, meta []byte) int {
+	n := refs.Len()
+	if n == 0 {
+		return len(meta)
+	}
+	return 1 + sizeVarint(uint64(n)) + n + len(meta)
+}
+
+// appendRefsHead2 appends the labels_refs field of refs, then meta.
+func appendRefsHead2(dst []byte, refs *LabelRefs, meta []byte) []byte {
+	if n := refs.Len(); n > 0 {
+		if n < 0x80 {
+			dst = append(dst, tagV2TimeSeriesLabelsRefs, byte(n))
+		} else {
+			dst = appendVarint(append(dst, tagV2TimeSeriesLabelsRefs), uint64(n))
+		}
+		if len(refs.Head) > 0 { // most series have none: k6 tags sort after __name__
+			dst = append(dst, refs.Head...)
+		}
+		dst = append(dst, refs.Name...)
+		dst = append(dst, refs.Tail...)
+	}
+	if len(meta) == 0 {
+		return dst
+	}
+	return append(dst, meta...)
+}
+
+// SizeTimeSeriesRefs2 returns exactly how many bytes AppendTimeSeriesRefs2 appends for these
+// arguments.
+func SizeTimeSeriesRefs2(refs *LabelRefs, meta []byte, value float64, tsMillis int64) int {
+	return SizeV2RequestTimeseries(refsHeadSize2(refs, meta) + SizeV2TimeSeriesSamples(sampleSize2(value, tsMillis)))
+}
+
+// AppendTimeSeriesRefs2 appends one complete Request.timeseries field of remote write 2.0 from
+// pre-encoded parts: the label refs, meta (a metadata field, AppendMetadata2 output, or
+// none), and one Sample. It writes what AppendTimeSeries2 writes for the same refs and
+// metadata, with no per-label work.
+func AppendTimeSeriesRefs2(dst []byte, refs *LabelRefs, meta []byte, value float64, tsMillis int64) []byte {
+	sample := sampleSize2(value, tsMillis)
+	dst = AppendV2RequestTimeseries(dst, refsHeadSize2(refs, meta)+SizeV2TimeSeriesSamples(sample))
+	dst = appendRefsHead2(dst, refs, meta)
+	dst = AppendV2TimeSeriesSamples(dst, sample)
+	dst = AppendV2SampleValue(dst, value)
+	return AppendV2SampleTimestamp(dst, tsMillis)
+}
+
+// SizeHistogramSeriesRefs2 returns exactly how many bytes AppendHistogramSeriesRefs2 appends
+// for these arguments.
+func SizeHistogramSeriesRefs2(refs *LabelRefs, meta []byte, h *Histogram, tsMillis int64) int {
+	return SizeV2RequestTimeseries(refsHeadSize2(refs, meta) + SizeV2TimeSeriesHistograms(histogramSize2(h, tsMillis)))
+}
+
+// AppendHistogramSeriesRefs2 is AppendTimeSeriesRefs2 for a native histogram: it writes what
+// AppendHistogramSeries2 writes for the same refs and metadata.
+func AppendHistogramSeriesRefs2(dst []byte, refs *LabelRefs, meta []byte, h *Histogram, tsMillis int64) []byte {
+	body := histogramSize2(h, tsMillis)
+	dst = AppendV2RequestTimeseries(dst, refsHeadSize2(refs, meta)+SizeV2TimeSeriesHistograms(body))
+	dst = appendRefsHead2(dst, refs, meta)
+	return appendHistogramBody2(dst, h, tsMillis, body)
+}

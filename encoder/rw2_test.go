@@ -2,6 +2,7 @@ package encoder
 
 import (
 	"bytes"
+	"fmt"
 	"math"
 	"reflect"
 	"slices"
@@ -110,6 +111,14 @@ func encodeRequest2(t testing.TB, st *Symbols, in []series2Input) []byte {
 // checkRequest2 decodes a 2.0 request and compares it with what was written.
 func checkRequest2(t testing.TB, st *Symbols, b []byte, in []series2Input) {
 	t.Helper()
+	checkDecoded2(t, b, in, st.Len(), true)
+}
+
+// checkDecoded2 decodes a 2.0 request of nsyms symbols and compares it with what was written;
+// with allUsed every symbol must be used by a series, else only the spec's rules hold ("" first,
+// no duplicate, every ref in range): a SymbolTable may carry symbols no series uses any more.
+func checkDecoded2(t testing.TB, b []byte, in []series2Input, nsyms int, allUsed bool) {
+	t.Helper()
 	req, err := decodeRequest2(b)
 	if err != nil {
 		t.Fatal(err)
@@ -117,8 +126,8 @@ func checkRequest2(t testing.TB, st *Symbols, b []byte, in []series2Input) {
 	if err := req.checkSymbols(); err != nil {
 		t.Fatal(err)
 	}
-	if len(req.Symbols) != st.Len() {
-		t.Fatalf("decoded %d symbols, Symbols.Len = %d", len(req.Symbols), st.Len())
+	if len(req.Symbols) != nsyms {
+		t.Fatalf("decoded %d symbols, the table holds %d", len(req.Symbols), nsyms)
 	}
 	used := map[string]bool{"": true}
 	if len(req.Series) != len(in) {
@@ -168,16 +177,20 @@ func checkRequest2(t testing.TB, st *Symbols, b []byte, in []series2Input) {
 		}
 	}
 	for _, sym := range req.Symbols {
-		if !used[sym] {
+		if allUsed && !used[sym] {
 			t.Fatalf("symbol %q is in the table but no series uses it", sym)
 		}
 	}
 }
 
-func TestAppendTimeSeries2(t *testing.T) {
+// series2Cases are the 2.0 series every way of writing a request must carry exactly.
+func series2Cases() []struct {
+	name string
+	in   []series2Input
+} {
 	stale := math.Float64frombits(StaleNaN)
 	hist := histogramCases()
-	tests := []struct {
+	return []struct {
 		name string
 		in   []series2Input
 	}{
@@ -205,8 +218,11 @@ func TestAppendTimeSeries2(t *testing.T) {
 			{labels: []label{{"__name__", "k6_many"}}, hist: &hist[5].h, ts: hist[5].ts},
 		}},
 	}
+}
+
+func TestAppendTimeSeries2(t *testing.T) {
 	var st Symbols // one table across requests, as a flusher keeps it
-	for _, tc := range tests {
+	for _, tc := range series2Cases() {
 		t.Run(tc.name, func(t *testing.T) {
 			checkRequest2(t, &st, encodeRequest2(t, &st, tc.in), tc.in)
 		})
@@ -300,5 +316,161 @@ func TestAppendLabelsRefs2(t *testing.T) {
 				t.Fatalf("%d refs of %d: % x, want % x", n, v, got, want)
 			}
 		}
+	}
+}
+
+// encodeRequestRefs2 writes a whole 2.0 request the way a flush on a SymbolTable does: each
+// series' label refs and metadata pre-encoded against tab (counting their uses), then the
+// table's block and the series copied after it. It checks every Size and returns the body and
+// the refs it took (each series', then the metadata's), for the caller to release.
+func encodeRequestRefs2(t testing.TB, tab *SymbolTable, in []series2Input) ([]byte, []LabelRefs) {
+	t.Helper()
+	all := make([]LabelRefs, len(in))
+	metas := make([][]byte, len(in))
+	var metaRefs []LabelRefs // the metadata's refs, returned after the series' for release
+	for i, s := range in {
+		l := encodeLabels(s.labels)
+		r := &all[i]
+		var err error
+		for _, part := range []struct {
+			dst *[]byte
+			src []byte
+		}{{&r.Head, l.Head}, {&r.Name, l.Name}, {&r.Tail, l.Tail}} {
+			if *part.dst, err = tab.AppendLabelRefs(nil, part.src); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if s.typ != V2MetricTypeUnspecified || s.help != "" || s.unit != "" {
+			md := Metadata2{Type: s.typ, HelpRef: tab.RefString(s.help), UnitRef: tab.RefString(s.unit)}
+			metas[i] = AppendMetadata2(nil, md)
+			metaRefs = append(metaRefs, LabelRefs{Head: AppendRef(AppendRef(nil, md.HelpRef), md.UnitRef)})
+		}
+	}
+	body := append([]byte(nil), tab.Block()...)
+	for i, s := range in {
+		before := len(body)
+		r, meta := &all[i], metas[i]
+		var size int
+		switch {
+		case s.samples != nil:
+			body = AppendSamplesSeriesRefs2(body, r, meta, s.samples)
+			size = SizeSamplesSeriesRefs2(r, meta, s.samples)
+		case s.hist != nil:
+			body = AppendHistogramSeriesRefs2(body, r, meta, s.hist, s.ts)
+			size = SizeHistogramSeriesRefs2(r, meta, s.hist, s.ts)
+		default:
+			body = AppendTimeSeriesRefs2(body, r, meta, s.value, s.ts)
+			size = SizeTimeSeriesRefs2(r, meta, s.value, s.ts)
+		}
+		if size != len(body)-before {
+			t.Fatalf("series %d: Size says %d, Append wrote %d", i, size, len(body)-before)
+		}
+	}
+	return body, append(all, metaRefs...)
+}
+
+// releaseAll gives back every label ref of refs, as a table does for series that ended.
+func releaseAll(t testing.TB, tab *SymbolTable, refs []LabelRefs) {
+	t.Helper()
+	for _, r := range refs {
+		for _, part := range [][]byte{r.Head, r.Name, r.Tail} {
+			if err := tab.ReleaseRefs(part); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// TestAppendTimeSeriesRefs2 checks requests written from pre-encoded refs on one SymbolTable
+// kept across requests: each decodes to exactly its input, the symbols of earlier requests'
+// series (released, unused) included, and the series bytes are those AppendTimeSeries2 and
+// its siblings write for the same refs.
+func TestAppendTimeSeriesRefs2(t *testing.T) {
+	var tab SymbolTable
+	for _, tc := range series2Cases() {
+		t.Run(tc.name, func(t *testing.T) {
+			body, refs := encodeRequestRefs2(t, &tab, tc.in)
+			checkDecoded2(t, body, tc.in, tab.Len(), false)
+			again, _ := encodeRequestRefs2(t, &tab, tc.in) // refs are stable: the same request
+			if !bytes.Equal(body, again) {
+				t.Fatalf("the same series on the same table wrote another request")
+			}
+			// The same series through the request-local path, refs given by the table.
+			req, err := decodeRequest2(body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want []byte
+			for i, s := range tc.in {
+				md := Metadata2{}
+				if m := req.Series[i].Metadata; m != nil {
+					md = Metadata2{Type: V2MetricType(m.Type), HelpRef: m.HelpRef, UnitRef: m.UnitRef}
+				}
+				switch {
+				case s.samples != nil:
+					want = AppendSamplesSeries2(want, req.Series[i].Refs, md, s.samples)
+				case s.hist != nil:
+					want = AppendHistogramSeries2(want, req.Series[i].Refs, md, s.hist, s.ts)
+				default:
+					want = AppendTimeSeries2(want, req.Series[i].Refs, md, s.value, s.ts)
+				}
+			}
+			if got := body[len(tab.Block()):]; !bytes.Equal(got, want) {
+				t.Fatalf("series bytes differ from the request-local writers':\n% x\nwant\n% x", got, want)
+			}
+			releaseAll(t, &tab, refs)
+			releaseAll(t, &tab, refs) // the second encoding's uses
+		})
+	}
+	if tab.Unused() == 0 || tab.Unused() != tab.Len()-1 {
+		t.Fatalf("after every series was released: %d unused of %d symbols, want all but \"\"", tab.Unused(), tab.Len())
+	}
+}
+
+// TestSymbolTable checks refs, use counts and Reset of a SymbolTable.
+func TestSymbolTable(t *testing.T) {
+	var tab SymbolTable
+	if tab.Len() != 1 || !bytes.Equal(tab.Block(), AppendV2RequestSymbols(nil, "")) {
+		t.Fatalf("zero SymbolTable: Len %d, block % x; want the empty string alone", tab.Len(), tab.Block())
+	}
+	buf := []byte("mutable")
+	steps := []struct {
+		name        string
+		do          func() uint32
+		ref         uint32
+		len, unused int
+		wantSymbols string
+	}{
+		{"the empty string", func() uint32 { return tab.Ref(nil) }, 0, 1, 0, "[]"},
+		{"a new string", func() uint32 { return tab.RefString("a") }, 1, 2, 0, "[ a]"},
+		{"a byte string", func() uint32 { return tab.Ref(buf) }, 2, 3, 0, "[ a mutable]"},
+		{"a again, as bytes", func() uint32 { return tab.Ref([]byte("a")) }, 1, 3, 0, "[ a mutable]"},
+		{"a released once: still used", func() uint32 { tab.Release(1); return tab.RefString("b") }, 3, 4, 0, "[ a mutable b]"},
+		{"a released again: unused, keeps its ref", func() uint32 { tab.Release(1); return 1 }, 1, 4, 1, "[ a mutable b]"},
+		{"releasing an unused ref does nothing", func() uint32 { tab.Release(1); tab.Release(0); tab.Release(99); return 1 }, 1, 4, 1, "[ a mutable b]"},
+		{"a used again: same ref", func() uint32 { return tab.RefString("a") }, 1, 4, 0, "[ a mutable b]"},
+		{"packed release", func() uint32 { _ = tab.ReleaseRefs(AppendRef(AppendRef(nil, 2), 3)); return 0 }, 0, 4, 2, "[ a mutable b]"},
+		{"reset: refs start over", func() uint32 { tab.Reset(); return tab.RefString("b") }, 1, 2, 0, "[ b]"},
+	}
+	for _, st := range steps {
+		copy(buf, "mutable")
+		ref := st.do()
+		copy(buf, "XXXXXXX") // the table must have copied it
+		got := fmt.Sprint(symbolsOf(t, tab.Block()))
+		if ref != st.ref || tab.Len() != st.len || tab.Unused() != st.unused || got != st.wantSymbols {
+			t.Fatalf("%s: ref %d, Len %d, Unused %d, symbols %s; want %d, %d, %d, %s", st.name, ref, tab.Len(), tab.Unused(), got, st.ref, st.len, st.unused, st.wantSymbols)
+		}
+		for r := range uint32(tab.Len()) {
+			if tab.Symbol(r) != symbolsOf(t, tab.Block())[r] {
+				t.Fatalf("%s: Symbol(%d) = %q, not the block's", st.name, r, tab.Symbol(r))
+			}
+		}
+	}
+	if err := tab.ReleaseRefs([]byte{0x80}); err == nil {
+		t.Fatal("ReleaseRefs accepted a truncated varint")
+	}
+	known := []byte("b")
+	if n := testing.AllocsPerRun(100, func() { tab.Release(tab.Ref(known)) }); n != 0 {
+		t.Fatalf("a known string allocates %v times, want 0", n)
 	}
 }

@@ -214,3 +214,27 @@ func varint8(v uint64, l int) uint64 {
 	x = x&0x007f007f_007f007f | x<<1&0x7f007f00_7f007f00 // 7-bit groups into bytes
 	return x | 0x80808080_80808080>>(8*(9-l))            // continuation bits on the first l-1 bytes
 }
+
+// SizeSamplesSeriesRefs2 returns exactly how many bytes AppendSamplesSeriesRefs2 appends for
+// these arguments.
+func SizeSamplesSeriesRefs2(refs *LabelRefs, meta []byte, samples []Sample) int {
+	return SizeV2RequestTimeseries(refsHeadSize2(refs, meta) + samplesSize(samples))
+}
+
+// AppendSamplesSeriesRefs2 is AppendSamplesSeries2 from pre-encoded label refs and metadata
+// (see AppendTimeSeriesRefs2): one Request.timeseries field with one Sample per element of
+// samples, in one pass into a dst with room, and any other dst grown once.
+func AppendSamplesSeriesRefs2(dst []byte, refs *LabelRefs, meta []byte, samples []Sample) []byte {
+	head := refsHeadSize2(refs, meta)
+	if prefix, ok := onePass(dst, head, len(samples)); ok {
+		dst = append(dst, tagV2RequestTimeseries)
+		at := len(dst)
+		dst = appendRefsHead2(dst[:at+prefix], refs, meta)
+		return finishSamplesSeries(dst, at, prefix, samples)
+	}
+	n := samplesSize(samples)
+	dst = slices.Grow(dst, SizeV2RequestTimeseries(head+n))
+	dst = AppendV2RequestTimeseries(dst, head+n)
+	dst = appendRefsHead2(dst, refs, meta)
+	return appendSamples(dst, samples, n)
+}

@@ -19,15 +19,10 @@ type Symbols struct {
 	freeSyms, freeLbls []uint32
 	prev               [][2]uint32 // index in lbls of the last two labels seen at each place, or noLabel
 
-	byID []idRef // by a caller's stable string id (RefID): the ref it got in a request
-
 	table []string // this request's symbols in ref order; table[0] is ""
 	size  int      // length of the Request.symbols fields of table
 	epoch uint32   // current request; a symbol of another epoch has no ref yet
 }
-
-// idRef is the ref a caller's string id got in the request of epoch stamp-1 (0: none yet).
-type idRef struct{ stamp, ref uint32 }
 
 // symbol is an interned string: its ref in the request of epoch.
 type symbol struct {
@@ -96,24 +91,6 @@ func (s *Symbols) RefBytes(v []byte) uint32 {
 		return s.refOf(i)
 	}
 	return s.refOf(s.addSymbol(string(v)))
-}
-
-// RefID returns the ref in this request of str, a string the caller keeps under a stable id
-// (an index into its own table of immutable strings: one string per id for as long as it uses
-// the id) and may be kept here without a copy. The first use of an id in a request looks str
-// up once, so a string also reached through Ref or AppendLabelRefs gets a single ref; every
-// later use is one slice access, with no hashing.
-func (s *Symbols) RefID(id uint32, str string) uint32 {
-	stamp := s.epoch + 1
-	if int(id) < len(s.byID) && s.byID[id].stamp == stamp {
-		return s.byID[id].ref
-	}
-	if n := int(id) + 1; n > len(s.byID) {
-		s.byID = append(s.byID, make([]idRef, n-len(s.byID)+n/4)...)
-	}
-	ref := s.refOf(s.symbolOf(str))
-	s.byID[id] = idRef{stamp: stamp, ref: ref}
-	return ref
 }
 
 // Len returns how many symbols this request holds, the empty string included.
@@ -320,4 +297,156 @@ func cutField(src []byte, tag byte) (body, rest []byte, err error) {
 		return nil, src, errTruncated
 	}
 	return src[:n], src[n:], nil
+}
+
+// SymbolTable is a remote-write 2.0 symbol table that outlives a request: a string keeps its
+// ref until Reset, so a series can keep its labels_refs pre-encoded against the table
+// (LabelRefs) and every request built on the table copies it whole (Block) instead of
+// interning strings per request. Refs are handed out in order and never reused; each counts
+// its uses (Ref, Release), so the holder sees how much of the table no series needs any more
+// (Unused) and can rebuild it (Reset, then Ref again) when that is worth the work. A string
+// whose uses fell to zero keeps its ref and gets it back if it is used again. The zero value
+// is ready to use. Not safe for concurrent use; the bytes Block returned stay unchanged until
+// Reset.
+type SymbolTable struct {
+	refs   map[string]uint32 // every string of the table but "": its ref
+	strs   []string          // by ref; strs[0] is ""
+	uses   []uint32          // by ref: uses counted by Ref and not yet released
+	block  []byte            // the Request.symbols fields of strs, in ref order
+	unused int               // refs other than 0 with no use
+}
+
+// Ref returns the ref of v, adding it when new, and counts one use of it. The empty string is
+// always ref 0 and not counted.
+func (t *SymbolTable) Ref(v []byte) uint32 {
+	t.start()
+	if len(v) == 0 {
+		return 0
+	}
+	if ref, ok := t.refs[string(v)]; ok { // no allocation: the compiler reuses v's bytes
+		t.use(ref)
+		return ref
+	}
+	return t.add(string(v))
+}
+
+// RefString is Ref for a string.
+func (t *SymbolTable) RefString(v string) uint32 {
+	t.start()
+	if v == "" {
+		return 0
+	}
+	if ref, ok := t.refs[v]; ok {
+		t.use(ref)
+		return ref
+	}
+	return t.add(strings.Clone(v))
+}
+
+// use counts one more use of ref.
+func (t *SymbolTable) use(ref uint32) {
+	if t.uses[ref] == 0 {
+		t.unused--
+	}
+	t.uses[ref]++
+}
+
+// add gives v, a string new to the table that it may keep, the next ref, with one use.
+func (t *SymbolTable) add(v string) uint32 {
+	ref := uint32(len(t.strs))
+	if t.refs == nil {
+		t.refs = make(map[string]uint32)
+	}
+	t.refs[v] = ref
+	t.strs = append(t.strs, v)
+	t.uses = append(t.uses, 1)
+	t.block = AppendV2RequestSymbols(t.block, v)
+	return ref
+}
+
+// Release counts one use of ref less, for a series that no longer uses it. The ref stays
+// valid: the string is still in the table, unused, until Reset.
+func (t *SymbolTable) Release(ref uint32) {
+	if ref == 0 || int(ref) >= len(t.uses) || t.uses[ref] == 0 {
+		return
+	}
+	if t.uses[ref]--; t.uses[ref] == 0 {
+		t.unused++
+	}
+}
+
+// ReleaseRefs releases every ref of packed, a run of AppendRef output.
+func (t *SymbolTable) ReleaseRefs(packed []byte) error {
+	for len(packed) > 0 {
+		v, n := readVarint(packed)
+		if n == 0 {
+			return fmt.Errorf("packed refs: %w", errTruncated)
+		}
+		t.Release(uint32(v))
+		packed = packed[n:]
+	}
+	return nil
+}
+
+// AppendLabelRefs counts one use of the name and of the value of every label of labels (runs
+// of AppendLabel output), adding those new to the table, and appends their refs, name then
+// value, to dst as AppendRef does: the series' part of a LabelRefs.
+func (t *SymbolTable) AppendLabelRefs(dst, labels []byte) ([]byte, error) {
+	for len(labels) > 0 {
+		name, value, rest, err := NextLabel(labels)
+		if err != nil {
+			return dst, err
+		}
+		dst = AppendRef(AppendRef(dst, t.Ref(name)), t.Ref(value))
+		labels = rest
+	}
+	return dst, nil
+}
+
+// Symbol returns the string of ref, or "" for a ref the table never gave.
+func (t *SymbolTable) Symbol(ref uint32) string {
+	if int(ref) >= len(t.strs) {
+		return ""
+	}
+	return t.strs[ref]
+}
+
+// Len returns how many symbols the table holds, the empty string and unused ones included.
+func (t *SymbolTable) Len() int {
+	t.start()
+	return len(t.strs)
+}
+
+// Unused returns how many symbols of the table no use is counted for: the bytes every
+// request of the table carries for nothing, until Reset.
+func (t *SymbolTable) Unused() int { return t.unused }
+
+// Block returns every Request.symbols field of the table, in ref order, "" first as the spec
+// requires: the start of every request whose series refer to this table.
+func (t *SymbolTable) Block() []byte {
+	t.start()
+	return t.block
+}
+
+// Reset empties the table, keeping its memory: every ref handed out is void, and the holder
+// must take them again with Ref for the series it still has.
+func (t *SymbolTable) Reset() {
+	clear(t.refs)
+	clear(t.strs) // let the collector have the strings
+	t.strs, t.uses, t.block, t.unused = t.strs[:0], t.uses[:0], t.block[:0], 0
+}
+
+// start makes the table hold the empty string at ref 0.
+func (t *SymbolTable) start() {
+	if len(t.strs) == 0 {
+		t.strs = append(t.strs, "")
+		t.uses = append(t.uses, 0)
+		t.block = AppendV2RequestSymbols(t.block, "")
+	}
+}
+
+// AppendRef appends ref as one element of a packed labels_refs run: how a LabelRefs part is
+// built.
+func AppendRef(dst []byte, ref uint32) []byte {
+	return appendVarint(dst, uint64(ref))
 }

@@ -95,11 +95,12 @@ type Options struct {
 	// too coarse to be worth selecting).
 	HistogramSchema int
 
-	// SymbolIDs keeps, per series, ids of its label strings for remote write 2.0
-	// (Sample.IDs, SymbolString; see symbols.go), so a 2.0 flush maps strings to refs without
-	// reading the label blocks. It costs a dictionary of the live label strings and a few
-	// bytes per label; leave it off for remote write 1.0.
-	SymbolIDs bool
+	// SymbolGroup keeps, per series, its remote-write 2.0 label refs pre-encoded against the
+	// symbol table of its group, runs of 256-slot chunks holding about SymbolGroup output
+	// series (see symbols.go, Sample.V2), so a 2.0 request is a group's table and its series'
+	// refs copied: pass the samples a request may hold. 0, for remote write 1.0, keeps none:
+	// a group costs its live label strings and a few bytes per label.
+	SymbolGroup int
 }
 
 // Kind is a k6 metric type; it decides the aggregate and the output series of a metric.
@@ -169,12 +170,9 @@ type Sample struct {
 	Hist   *encoder.Histogram // the native histogram value, nil for a float sample
 	Meta   *Meta              // the metadata of the series' family, for remote write 2.0
 
-	// With Options.SymbolIDs: the symbol ids (Table.SymbolString) of Labels' strings, a name
-	// and a value id per label: IDs holds Head's and Tail's, the first 2*HeadIDs of them
-	// Head's, and NameIDs the __name__ label's. IDs is nil without SymbolIDs.
-	IDs     []uint32
-	HeadIDs int
-	NameIDs [2]uint32
+	// V2 is Labels as refs into the symbol table of the series' group, with Options.SymbolGroup;
+	// valid as long as Labels.
+	V2 V2Labels
 }
 
 // Sink takes a flush's samples batch by batch (SnapshotTo, FinalTo), so a flush of many
@@ -192,7 +190,7 @@ type metric struct {
 	nameLabels [][]byte // the __name__ label of each output series, encoded once (AppendLabel)
 	metas      []Meta   // metadata of each output series' family, parallel to outNames
 
-	nameIDs [][2]uint32 // symbol ids of each output series' __name__ label; the flush's (Table.nameIDs)
+	v2 []famRefs // by symbol group: the 2.0 refs of each output series' family; the flush's (Table.famOf)
 }
 
 // entry is one k6 series: a metric and a tag set (after DropLabels). Its fields have three
@@ -325,7 +323,7 @@ type Table struct {
 	ttl        uint64
 	maxBuckets int32
 	native     bool // trends as native histograms
-	symbolIDs  bool // keep symbol ids for remote write 2.0
+	groupOuts  int  // output series a symbol group is filled to for remote write 2.0; 0: none (Options.SymbolGroup)
 	histSchema int8 // schema trend histograms start at: HistogramSchema when native, else 7
 	seed       maphash.Seed
 
@@ -365,8 +363,9 @@ type Table struct {
 	layoutChanged bool
 	sameLayout    atomic.Bool
 
-	dict   symbolDict            // label strings by symbol id (Options.SymbolIDs)
-	symDir []*[chunkLen][]uint32 // per slot: its series' symbol ids (see symSlot)
+	groups     []*symGroup           // 2.0 symbol groups (Options.SymbolGroup), by index
+	chunkGroup []int32               // by chunk: the index of its symbol group (see groupOf)
+	symDir     []*[chunkLen]slotRefs // per slot: its series' 2.0 label refs (see symSlot)
 	// pendHead..pendTail chains (by nextFree) the slots evicted by the last Snapshot or Final,
 	// kept from reuse until the caller is done with their label blocks; -1 when none.
 	pendHead, pendTail int32
@@ -388,6 +387,9 @@ func NewTable(opts Options) (*Table, error) {
 	if opts.MaxBuckets < 0 || (opts.MaxBuckets > 0 && opts.MaxBuckets < 16) {
 		return nil, fmt.Errorf("series: MaxBuckets %d: expected 0 (default 2048) or at least 16", opts.MaxBuckets)
 	}
+	if opts.SymbolGroup < 0 {
+		return nil, fmt.Errorf("series: SymbolGroup %d: expected 0 (no 2.0 refs) or a number of series", opts.SymbolGroup)
+	}
 	schema := opts.HistogramSchema
 	if schema == 0 {
 		schema = DefaultHistogramSchema
@@ -401,7 +403,6 @@ func NewTable(opts Options) (*Table, error) {
 		ttl:        uint64(opts.TTL),
 		maxBuckets: int32(opts.MaxBuckets),
 		native:     opts.NativeHistograms,
-		symbolIDs:  opts.SymbolIDs,
 		histSchema: defaultSchema,
 		families:   make(map[string]struct{}),
 		metrics:    make(map[string]*metric),
@@ -418,6 +419,9 @@ func NewTable(opts Options) (*Table, error) {
 	}
 	if t.maxBuckets == 0 {
 		t.maxBuckets = defaultMaxBuckets
+	}
+	if opts.SymbolGroup > 0 {
+		t.groupOuts = opts.SymbolGroup
 	}
 	if t.native {
 		// Keep the buckets at the schema sent: no trend stat needs more, and a coarser

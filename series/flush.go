@@ -41,7 +41,11 @@ func (t *Table) snapshot(dst []Sample, sink Sink) []Sample {
 	t.flushMu.Lock()
 	defer t.flushMu.Unlock()
 	dir, n, epoch := t.swap()
+	group := -1
 	for i := range n {
+		if t.groupOuts > 0 && i&chunkMask == 0 {
+			dst, group = t.startGroup(dst, i, group, sink)
+		}
 		e := slotAt(dir, i)
 		if !e.listed {
 			continue
@@ -53,7 +57,7 @@ func (t *Table) snapshot(dst []Sample, sink Sink) []Sample {
 		} else {
 			dst = t.appendValues(dst, e)
 		}
-		dst = t.withIDs(dst, from, i, e)
+		dst = t.withRefs(dst, from, i, e)
 	}
 	t.gen++
 	return emit(dst, cap(dst)+1, sink)
@@ -76,11 +80,15 @@ func (t *Table) final(dst []Sample, sink Sink) []Sample {
 	t.flushMu.Lock()
 	defer t.flushMu.Unlock()
 	dir, n, epoch := t.swap()
+	group := -1
 	for i := range n {
+		if t.groupOuts > 0 && i&chunkMask == 0 {
+			dst, group = t.startGroup(dst, i, group, sink)
+		}
 		if e := slotAt(dir, i); e.listed {
 			dst = emit(dst, len(e.m.outNames), sink)
 			if t.evict(dir, i, epoch) {
-				dst = t.withIDs(appendStale(dst, e), len(dst), i, e)
+				dst = t.withRefs(appendStale(dst, e), len(dst), i, e)
 			}
 		}
 	}
@@ -123,11 +131,14 @@ func (t *Table) swap() ([]*chunk, int32, uint64) {
 		e := slotAt(dir, i)
 		if !e.listed {
 			same = false // a new series
-			if t.symbolIDs {
-				t.assignIDs(i, e)
+			if t.groupOuts > 0 {
+				t.assignRefs(i, e)
 			}
 		}
 		t.takeIn(e, p^1)
+	}
+	if t.groupOuts > 0 {
+		t.compactGroups(dir, n)
 	}
 	t.layoutChanged = false
 	t.sameLayout.Store(same)
@@ -186,22 +197,6 @@ func labelsOf(e *entry, j int) encoder.Labels {
 	return encoder.Labels{Head: ts.buf[:ts.split], Name: e.m.nameLabels[j], Tail: ts.buf[ts.split:ts.nlabels]}
 }
 
-// withIDs fills in the symbol ids of the samples of e appended to dst from index from on,
-// when the table keeps them; slot i is e's.
-func (t *Table) withIDs(dst []Sample, from int, i int32, e *entry) []Sample {
-	if !t.symbolIDs {
-		return dst
-	}
-	ids := *t.symSlot(i)
-	names := t.nameIDs(e.m)
-	for k := from; k < len(dst); k++ {
-		s := &dst[k]
-		s.IDs, s.HeadIDs = ids[1:], int(ids[0])
-		s.NameIDs = names[k-from]
-	}
-	return dst
-}
-
 // appendValues appends the current value of each output series of e.
 func (t *Table) appendValues(dst []Sample, e *entry) []Sample {
 	m := e.m
@@ -246,6 +241,9 @@ func (t *Table) evict(dir []*chunk, i int32, epoch uint64) bool {
 	t.live.Add(-1)
 	t.layoutChanged = true // the next flush has this series no more
 	e.listed = false
+	if t.groupOuts > 0 {
+		t.releaseRefs(i) // the staleness markers still read them: a release only counts
+	}
 	e.nextFree = -1
 	if t.pendTail >= 0 {
 		slotAt(dir, t.pendTail).nextFree = i
