@@ -48,7 +48,7 @@ type Output struct {
 	refs    []uint32        // 2.0 label refs of one series without refs
 	syms    encoder.Symbols // 2.0 string table of one request of series without refs
 	meta    []series.Meta   // 1.0 metadata of the declared metrics
-	// 1.0 requests of the periodic flush kept compressed for the next one (see requestTemplate)
+	// requests of the periodic flush kept compressed for the next one (see requestTemplate)
 	tpls       []*requestTemplate
 	tplScratch encoder.TemplateScratch // encoder.SnappyTemplate.Build's
 	sampleAt   []encoder.SampleBytes   // where encodeV1 wrote each series' value and timestamp
@@ -222,7 +222,7 @@ func (o *Output) flush(now time.Time, final bool) {
 	}
 	// The table hands its samples over in batches as it goes, so a flush holds one batch, not
 	// every live series' sample at once.
-	o.sink = flushSink{o: o, ts: o.nextTimestamp(now), proto: proto, withMeta: true, templates: proto == sender.ProtoV1}
+	o.sink = flushSink{o: o, ts: o.nextTimestamp(now), proto: proto, withMeta: true, templates: true}
 	o.batch = o.tbl.SnapshotTo(now, o.batch, &o.sink)
 	o.flushes++
 	if o.self != nil {
@@ -265,7 +265,7 @@ type flushSink struct {
 	withMeta bool // the next request carries the 1.0 metadata
 	n        int  // samples taken so far
 
-	// templates: the samples are the table's values of a periodic 1.0 flush, whose requests
+	// templates: the samples are the table's values of a periodic flush, whose requests
 	// may be patched into the last flush's (requestTemplate); req counts the requests so far.
 	templates bool
 	req       int
@@ -301,14 +301,7 @@ func (o *Output) nextTimestamp(now time.Time) int64 {
 func (o *Output) send(samples []series.Sample, s *flushSink) {
 	withMeta := s.withMeta
 	for len(samples) > 0 {
-		var n int
-		var comp []byte
-		if s.proto == sender.ProtoV2 {
-			n = o.encodeV2(samples, s.ts)
-			comp = o.compress()
-		} else {
-			n, comp = o.requestV1(samples, s, withMeta)
-		}
+		n, comp := o.request(samples, s, withMeta)
 		withMeta = false
 		body := o.bufs.Get()
 		if cap(body.B) > 2*len(comp)+4096 {
@@ -335,7 +328,7 @@ func (o *Output) compress() []byte {
 	return s2.EncodeSnappy(o.comp[:cap(o.comp)], o.raw)
 }
 
-// requestTemplate is request number req of a periodic 1.0 flush, kept compressed so the next
+// requestTemplate is request number req of a periodic flush, kept compressed so the next
 // flush, when the table hands out the same series (series.Table.SameLayout), sends it again
 // with new values written into it (encoder.SnappyTemplate) instead of encoding and
 // compressing it. Steady tests keep their series flush after flush: their flushes cost a
@@ -346,18 +339,33 @@ type requestTemplate struct {
 	built uint64 // the flush it was built in
 	first int    // the flush's sample it starts at
 	n     int    // samples it holds
-	meta  int    // metadata entries it carries
+	key   requestKey
 }
 
-// requestV1 returns one compressed 1.0 request of the head of samples and how many samples it
-// holds: patched into the last flush's request at its place when that holds the same series
-// with values of the same shape, else encoded and compressed (and kept as a template when the
-// table's series held still since the last flush, as they will likely do again).
-func (o *Output) requestV1(samples []series.Sample, s *flushSink, withMeta bool) (int, []byte) {
-	metas := 0
-	if withMeta {
+// requestKey is what else a request's bytes depend on: its protocol, in 1.0 the metadata it
+// carries (the list only grows: its length names it), in 2.0 the symbol table it copies
+// (which only grows between rebuilds, and a rebuild follows a change of series).
+type requestKey struct {
+	proto int
+	metas int
+	syms  *encoder.SymbolTable
+	nsyms int
+}
+
+// request returns one compressed request of the head of samples in s's protocol and how many
+// samples it holds: patched into the last flush's request at its place when that holds the
+// same series with values of the same shape, else encoded and compressed (and kept as a
+// template when the table's series held still since the last flush, as they will likely do
+// again).
+func (o *Output) request(samples []series.Sample, s *flushSink, withMeta bool) (int, []byte) {
+	key := requestKey{proto: s.proto}
+	if s.proto == sender.ProtoV2 {
+		if key.syms = samples[0].V2.Symbols; key.syms != nil {
+			key.nsyms = key.syms.Len()
+		}
+	} else if withMeta {
 		o.meta = o.tbl.Metadata(o.meta[:0])
-		metas = len(o.meta)
+		key.metas = len(o.meta)
 	}
 	var t *requestTemplate
 	if s.templates {
@@ -365,23 +373,28 @@ func (o *Output) requestV1(samples []series.Sample, s *flushSink, withMeta bool)
 			o.tpls = append(o.tpls, nil)
 		}
 		t = o.tpls[s.req]
-		if t != nil && t.built >= o.layoutSince && t.first == s.n && t.n <= len(samples) && t.meta == metas {
+		if t != nil && t.built >= o.layoutSince && t.first == s.n && t.n <= len(samples) && t.key == key {
 			if vals, ok := o.values(samples[:t.n]); ok && t.tpl.Matches(vals, s.ts) {
 				o.patched++
 				return t.n, t.tpl.Patch(vals, s.ts)
 			}
 		}
 	}
-	n := o.encodeV1(samples, s.ts, withMeta)
+	var n int
+	if s.proto == sender.ProtoV2 {
+		n = o.encodeV2(samples, s.ts)
+	} else {
+		n = o.encodeV1(samples, s.ts, withMeta)
+	}
 	comp := o.compress()
 	if !s.templates || o.layoutSince > o.flushes || len(o.sampleAt) != n {
-		return n, comp // a flush of new series, or a request with histograms
+		return n, comp // a flush of new series, or a request with histograms or request-local symbols
 	}
 	if t == nil {
 		t = new(requestTemplate)
 		o.tpls[s.req] = t
 	}
-	*t = requestTemplate{tpl: t.tpl, built: o.flushes + 1, first: s.n, n: n, meta: metas}
+	*t = requestTemplate{tpl: t.tpl, built: o.flushes + 1, first: s.n, n: n, key: key}
 	if err := t.tpl.Build(o.raw, comp, o.sampleAt, s.ts, &o.tplScratch); err != nil {
 		// s2 wrote the block from raw just now; a failure here is a bug, never input.
 		panic(fmt.Sprintf("penelopa: request template: %v", err))
@@ -462,9 +475,12 @@ func symbolGroup(cfg Config) int {
 func (o *Output) encodeV2(samples []series.Sample, ts int64) int {
 	syms := samples[0].V2.Symbols
 	if syms == nil || len(syms.Block()) > maxBodyBytes/2 {
+		o.sampleAt = o.sampleAt[:0] // no template: the symbols are the request's own
 		return o.encodeV2Interned(samples, ts)
 	}
 	raw := append(o.raw[:0], syms.Block()...)
+	o.sampleAt = o.sampleAt[:0]
+	hists := false
 	n := 0
 	for n < len(samples) && n < o.cfg.BatchSize && samples[n].V2.Symbols == syms {
 		s := &samples[n]
@@ -472,14 +488,22 @@ func (o *Output) encodeV2(samples []series.Sample, ts int64) int {
 		before := len(raw)
 		if s.Hist != nil {
 			raw = encoder.AppendHistogramSeriesRefs2(raw, &refs, s.V2.Meta(), s.Hist, ts)
+			hists = true
 		} else {
+			// A series ends with its sample, as in 1.0, and a 2.0 Sample is laid out as 1.0's.
 			raw = encoder.AppendTimeSeriesRefs2(raw, &refs, s.V2.Meta(), s.Value, ts)
 		}
 		if n > 0 && len(raw) > maxBodyBytes {
 			raw = raw[:before] // the next request's first series
 			break
 		}
+		if s.Hist == nil {
+			o.sampleAt = append(o.sampleAt, encoder.SampleBytesAt(len(raw), s.Value, ts))
+		}
 		n++
+	}
+	if hists {
+		o.sampleAt = o.sampleAt[:0]
 	}
 	o.raw = raw
 	return n

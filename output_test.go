@@ -307,10 +307,20 @@ func TestEncodeV2LongLabels(t *testing.T) {
 }
 
 // TestRequestTemplates runs a table through flushes of every kind of change and checks that
-// every 1.0 request, patched from the last flush's template or not, decodes to exactly the
+// every request, 1.0 and 2.0, patched from the last flush's template or not, decodes to exactly the
 // request encoded afresh from the same samples, and that steady flushes do patch.
 func TestRequestTemplates(t *testing.T) {
-	tbl, err := series.NewTable(series.Options{TTL: 2, TrendStats: []string{"p(99)", "max"}})
+	for _, proto := range []int{sender.ProtoV1, sender.ProtoV2} {
+		t.Run(fmt.Sprintf("remote write %d", proto), func(t *testing.T) { testRequestTemplates(t, proto) })
+	}
+}
+
+func testRequestTemplates(t *testing.T, proto int) {
+	opts := series.Options{TTL: 2, TrendStats: []string{"p(99)", "max"}}
+	if proto == sender.ProtoV2 {
+		opts.SymbolGroup = 7
+	}
+	tbl, err := series.NewTable(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -371,20 +381,26 @@ func TestRequestTemplates(t *testing.T) {
 		samples := tbl.Snapshot(nil, time.Now())
 		ts += 5000
 		before := o.patched
-		s := flushSink{o: o, ts: ts, proto: 1, withMeta: true, templates: true}
+		s := flushSink{o: o, ts: ts, proto: proto, withMeta: true, templates: true}
 		if !tbl.SameLayout() {
 			o.layoutSince = o.flushes + 1
 		}
 		for len(samples) > 0 {
-			n, comp := o.requestV1(samples, &s, s.withMeta)
+			n, comp := o.request(samples, &s, s.withMeta)
 			got, err := s2.Decode(nil, comp)
 			if err != nil {
 				t.Fatalf("%s: request %d does not decode: %v", f.name, s.req, err)
 			}
-			if s.withMeta {
-				fresh.meta = tbl.Metadata(fresh.meta[:0])
+			var m int
+			if proto == sender.ProtoV2 {
+				m = fresh.encodeV2(samples, ts)
+			} else {
+				if s.withMeta {
+					fresh.meta = tbl.Metadata(fresh.meta[:0])
+				}
+				m = fresh.encodeV1(samples, ts, s.withMeta)
 			}
-			if m := fresh.encodeV1(samples, ts, s.withMeta); m != n {
+			if m != n {
 				t.Fatalf("%s: request %d holds %d samples, afresh %d", f.name, s.req, n, m)
 			}
 			if !bytes.Equal(got, fresh.raw) {

@@ -70,7 +70,7 @@ func paths() []path {
 			func(w *workload) flusher { return newPenelopa1(w) }},
 		{pathBuild1, "penelopa 1.0's first flush after its series changed: encode, s2.EncodeSnappy, and the template built for the next flush", false,
 			func(w *workload) flusher { p := newPenelopa1(w); p.rebuild = true; return p }},
-		{pathPenelopa2, "penelopa encoder, remote write 2.0: a symbol table kept across flushes, label refs pre-encoded per series; its block copied, then AppendTimeSeriesRefs2/AppendSamplesSeriesRefs2; s2.EncodeSnappy", true,
+		{pathPenelopa2, "penelopa encoder, remote write 2.0: a symbol table kept across flushes, label refs pre-encoded per series; its block copied, then AppendTimeSeriesRefs2/AppendSamplesSeriesRefs2; s2.EncodeSnappy; the steady flush of the same series patches its last request (SnappyTemplate, A)", true,
 			func(w *workload) flusher { return newPenelopa2(w) }},
 		{pathEasyproto, "easyproto MarshalerPool/Marshaler building the same 1.0 message; s2.EncodeSnappy", false,
 			func(w *workload) flusher { return &easyprotoPath{w: w} }},
@@ -115,12 +115,65 @@ type penelopa1 struct {
 	body   []byte
 	comp   []byte
 
+	patcher
+}
+
+// patcher is the steady flush both penelopa paths share with the output: patch the last
+// flush's request when it holds the same series (as every flush of a workload does), else
+// encode, compress and build the template, when the request is of float samples of one
+// timestamp (A), which the output's requests are.
+type patcher struct {
 	tpl      encoder.SnappyTemplate
 	built    bool                    // tpl holds the workload's request
 	rebuild  bool                    // build the template at every flush (penelopa-1.0-build)
 	sampleAt []encoder.SampleBytes   // where encode wrote each series' value and timestamp
 	vals     []float64               // the values patched in
 	scratch  encoder.TemplateScratch // the template's Build's
+}
+
+// flush returns f's request of w for the flush shifted by shift, f being the path that
+// embeds pt (its encode fills pt.sampleAt).
+func (pt *patcher) flush(w *workload, f flusher, shift int64) ([]byte, error) {
+	ts, ok := uniform(w)
+	if !ok {
+		body, err := f.encode(shift)
+		if err != nil {
+			return nil, err
+		}
+		return f.compress(body), nil
+	}
+	ts += shift
+	pt.vals = pt.vals[:0]
+	for i := range w.Series {
+		pt.vals = append(pt.vals, w.Series[i].Samples[0].Value)
+	}
+	if pt.built && !pt.rebuild && pt.tpl.Matches(pt.vals, ts) {
+		return pt.tpl.Patch(pt.vals, ts), nil
+	}
+	body, err := f.encode(shift)
+	if err != nil {
+		return nil, err
+	}
+	comp := f.compress(body)
+	if err := pt.tpl.Build(body, comp, pt.sampleAt, ts, &pt.scratch); err != nil {
+		return nil, err
+	}
+	pt.built = true
+	return comp, nil
+}
+
+// uniform returns the timestamp of w's samples when every series has one float sample and
+// all have the same timestamp: a request the output's templates apply to.
+func uniform(w *workload) (int64, bool) {
+	var ts int64
+	for i := range w.Series {
+		s := &w.Series[i]
+		if s.Hist != nil || len(s.Samples) != 1 || (i > 0 && s.Samples[0].TS != ts) {
+			return 0, false
+		}
+		ts = s.Samples[0].TS
+	}
+	return ts, len(w.Series) > 0
 }
 
 func newPenelopa1(w *workload) *penelopa1 {
@@ -156,51 +209,8 @@ func (p *penelopa1) compress(body []byte) []byte {
 	return p.comp
 }
 
-// flush patches the template when it holds the workload's request, as the output does for a
-// flush of the same series; else it encodes, compresses and builds it, when the request is of
-// float samples of one timestamp (A), which the output's requests are.
-func (p *penelopa1) flush(shift int64) ([]byte, error) {
-	ts, ok := p.uniform()
-	if !ok {
-		body, err := p.encode(shift)
-		if err != nil {
-			return nil, err
-		}
-		return p.compress(body), nil
-	}
-	ts += shift
-	p.vals = p.vals[:0]
-	for i := range p.w.Series {
-		p.vals = append(p.vals, p.w.Series[i].Samples[0].Value)
-	}
-	if p.built && !p.rebuild && p.tpl.Matches(p.vals, ts) {
-		return p.tpl.Patch(p.vals, ts), nil
-	}
-	body, err := p.encode(shift)
-	if err != nil {
-		return nil, err
-	}
-	comp := p.compress(body)
-	if err := p.tpl.Build(body, comp, p.sampleAt, ts, &p.scratch); err != nil {
-		return nil, err
-	}
-	p.built = true
-	return comp, nil
-}
-
-// uniform returns the timestamp of the workload's samples when every series has one float
-// sample and all have the same timestamp: a request the output's templates apply to.
-func (p *penelopa1) uniform() (int64, bool) {
-	var ts int64
-	for i := range p.w.Series {
-		s := &p.w.Series[i]
-		if s.Hist != nil || len(s.Samples) != 1 || (i > 0 && s.Samples[0].TS != ts) {
-			return 0, false
-		}
-		ts = s.Samples[0].TS
-	}
-	return ts, len(p.w.Series) > 0
-}
+// flush is the output's flush of the workload (patcher).
+func (p *penelopa1) flush(shift int64) ([]byte, error) { return p.patcher.flush(p.w, p, shift) }
 
 // shiftedSamples appends in to dst as encoder samples with shift added to every timestamp: the
 // workload's samples as this flush's (the copy is counted in the path's time).
@@ -225,6 +235,7 @@ type penelopa2 struct {
 	smp  []encoder.Sample
 	body []byte
 	comp []byte
+	patcher
 }
 
 func newPenelopa2(w *workload) *penelopa2 {
@@ -269,6 +280,7 @@ func (p *penelopa2) release() {
 
 func (p *penelopa2) encode(shift int64) ([]byte, error) {
 	dst := append(p.body[:0], p.syms.Block()...)
+	p.sampleAt = p.sampleAt[:0]
 	for i := range p.w.Series {
 		s := &p.w.Series[i]
 		r := &p.refs[i]
@@ -277,6 +289,7 @@ func (p *penelopa2) encode(shift int64) ([]byte, error) {
 			dst = encoder.AppendHistogramSeriesRefs2(dst, r, nil, s.Hist, s.HistTS+shift)
 		case len(s.Samples) == 1:
 			dst = encoder.AppendTimeSeriesRefs2(dst, r, nil, s.Samples[0].Value, s.Samples[0].TS+shift)
+			p.sampleAt = append(p.sampleAt, encoder.SampleBytesAt(len(dst), s.Samples[0].Value, s.Samples[0].TS+shift))
 		default:
 			p.smp = shiftedSamples(p.smp[:0], s.Samples, shift)
 			dst = encoder.AppendSamplesSeriesRefs2(dst, r, nil, p.smp)
@@ -290,6 +303,9 @@ func (p *penelopa2) compress(body []byte) []byte {
 	p.comp = s2Snappy(p.comp, body)
 	return p.comp
 }
+
+// flush is the output's flush of the workload (patcher).
+func (p *penelopa2) flush(shift int64) ([]byte, error) { return p.patcher.flush(p.w, p, shift) }
 
 // easyprotoPath builds the same 1.0 message with easyproto's generic Marshaler, from the label
 // strings, skipping zero scalars as proto3 does.

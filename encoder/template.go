@@ -7,7 +7,7 @@ import (
 	"math"
 )
 
-// SnappyTemplate keeps a compressed remote-write 1.0 request whose series can come again with
+// SnappyTemplate keeps a compressed remote-write request whose series can come again with
 // new sample values and a new timestamp but nothing else changed, as they do flush after
 // flush while a test's set of series holds still. Built once from a request and its snappy
 // block (Build), it hands out the block of the same request with other values (Patch) by
@@ -19,7 +19,8 @@ import (
 // request, so such elements are split and their value bytes written as literals, which Patch
 // overwrites. Timestamps are shared by every series of a flush, so a copy of one series'
 // timestamp bytes onto another's stays valid and stays a copy. The patched block decodes to
-// exactly what AppendTimeSeries would have written for the new values.
+// exactly what AppendTimeSeries (or AppendTimeSeriesRefs2) would have written for the new
+// values.
 //
 // A template holds its block and about 4 bytes per series. The zero value is empty (Build it
 // first); reused, it allocates nothing once its buffers have grown. Not safe for concurrent
@@ -60,8 +61,8 @@ type TemplateScratch struct {
 // timestamp's varint (-1 when it has none).
 type SampleBytes struct{ Value, Timestamp int }
 
-// SampleBytesAt returns where AppendTimeSeries put the value and timestamp bytes of a series
-// whose field it just ended at end.
+// SampleBytesAt returns where AppendTimeSeries (or AppendTimeSeriesRefs2) put the value and
+// timestamp bytes of a series whose field it just ended at end.
 func SampleBytesAt(end int, value float64, tsMillis int64) SampleBytes {
 	sb := SampleBytes{Value: -1, Timestamp: -1}
 	if tsMillis != 0 {
@@ -86,8 +87,9 @@ const (
 // errTemplate reports a block that is not the snappy form of the request given with it.
 var errTemplate = errors.New("snappy template: block does not match the request")
 
-// Build makes t the template of raw, a remote-write 1.0 request of series written with
-// AppendTimeSeries (in order, one sample each, all with timestamp tsMillis), from block, its
+// Build makes t the template of raw, a remote-write request of series that each end with one
+// sample of timestamp tsMillis (AppendTimeSeries in 1.0, AppendTimeSeriesRefs2 in 2.0, whose
+// Sample is laid out alike), from block, its
 // snappy block (s2.EncodeSnappy's output, for one), and samples, where each series' sample
 // bytes are in raw (SampleBytesAt). It returns an error when block does not decode to raw.
 // sc is its working memory, reused from one Build to the next.
