@@ -203,8 +203,9 @@ type metric struct {
 // one block of every label but __name__ (AppendLabel output, sorted), shared by all its
 // output series, each of which adds its family's pre-encoded __name__ label at split when the
 // flush hands it out (Sample.Labels). The metric and the block are the series' canonical
-// identity: Table.canon maps their hash to the entry, and a hit is confirmed by comparing
-// blocks, so no second copy of the label set is kept for lookups.
+// identity: Table.tagsets finds the tagset of a block, and the tagset chains its series
+// (tsNext), at most one per metric, so neither a second copy of the label set nor an index
+// entry per series is kept for these lookups.
 type entry struct {
 	// Identity: written by ingest, under the lock, when it takes the slot for a new series;
 	// read-only afterwards until the flush has evicted the series and freed the slot.
@@ -219,8 +220,8 @@ type entry struct {
 	state atomic.Uint64
 
 	// Ingest's: read and written under the lock only.
-	firstKey  int32 // first raw key pointing here (several when DropLabels merged tag sets); -1 once unlinked
-	canonNext int32 // next entry in the same Table.canon chain, -1 at the end
+	firstKey int32 // first raw key pointing here (several when DropLabels merged tag sets); -1 once unlinked
+	tsNext   int32 // next linked entry of the same tagset (tagset.first), -1 at the end
 
 	// f holds the float state, owned by kind. A counter, gauge or rate keeps in f[0:2] and
 	// f[2:4] the aggregate copies of epoch parity 0 and 1 (counter total, gauge last, rate
@@ -238,19 +239,21 @@ type entry struct {
 	listed  bool   // reported by the flush; false for a free slot or a series not yet taken in
 }
 
-// tagset is a k6 tag set as the table keeps it: k6 gives the same tags to the points of many
+// tagset is a label block as the table keeps it: k6 gives the same tags to the points of many
 // metrics (the ten metrics of an HTTP request, a script's metrics tagged with one id), and
-// their series share one tagset. It never changes once made, and is never reused: ingest drops
-// it from Table.tagsets when its last series is unlinked, and the collector frees it once no
+// their series share one tagset, as do tag sets that give the same labels (DropLabels, tags in
+// another order). Its buf never changes once made, and it is never reused: ingest drops it
+// from Table.tagsets when its last series is unlinked, and the collector frees it once no
 // entry (which the flush may still read) points at it.
 type tagset struct {
 	// buf is the label block, every label but __name__, encoded and sorted (buf[:nlabels];
-	// __name__ goes at split), followed by the raw tags object: one allocation for both
-	// forms of the tags.
+	// __name__ goes at split), followed by the raw tags object it was first made from: one
+	// allocation for both forms of the tags.
 	buf     []byte
 	nlabels int32
 	split   int32   // buf[:split] sort before __name__, buf[split:nlabels] after it
 	uses    int32   // linked entries pointing here (ingest's)
+	first   int32   // first linked entry, chained by entry.tsNext; -1 when none (ingest's)
 	next    *tagset // next tagset in the same Table.tagsets chain (ingest's)
 }
 
@@ -285,8 +288,9 @@ type chunk [chunkLen]entry
 func slotAt(dir []*chunk, i int32) *entry { return &dir[i>>chunkShift][i&chunkMask] }
 
 // rawKey maps one (metric name, raw tags bytes) pair to its entry. Neither is stored here:
-// the name is the entry's metric's, and the tags are the tail of the entry's buf for the key
-// that created it (own), or in Table.extraTags for another tag set merged into the entry.
+// the name is the entry's metric's, and the tags are the tail of the entry's tagset's buf
+// when they are the ones it was made from (own), else in Table.extraTags (a tag set merged
+// into the series or its tagset by giving the same labels).
 // So raw keys hold no pointers, and the collector never scans them.
 type rawKey struct {
 	entry int32
@@ -342,10 +346,9 @@ type Table struct {
 	// extraTags holds the raw tags of keys that are not their entry's own: tag sets that map
 	// to a series created by another (DropLabels merges, tags in another order).
 	extraTags map[int32][]byte
-	tagsets   map[uint64]*tagset // hash of a raw tags object -> its tagset, chained by next
+	tagsets   map[uint64]*tagset // hash of a label block -> its tagset, chained by next
 	nkeys     int32              // raw keys handed out so far
 	freeKey   int32              // first free rawKey, chained by next; -1 when none
-	canon     map[uint64]int32   // hash of metric name and label block -> first entry, chained by canonNext
 	slots     []*chunk           // chunk directory; append-only
 	nslots    int32              // slots handed out so far
 	reuse     int32              // first slot evicted by the flush and handed over, -1 when none
@@ -402,7 +405,6 @@ func NewTable(opts Options) (*Table, error) {
 		metrics:    make(map[string]*metric),
 		seed:       maphash.MakeSeed(),
 		index:      make(map[uint64]int32),
-		canon:      make(map[uint64]int32),
 		extraTags:  make(map[int32][]byte),
 		tagsets:    make(map[uint64]*tagset),
 		freeKey:    -1,
@@ -487,7 +489,7 @@ func (t *Table) hash(name, rawTags []byte) uint64 {
 	return withName(maphash.Bytes(t.seed, rawTags), maphash.Bytes(t.seed, name))
 }
 
-// withName is a raw key's hash from the hashes of its tags object (the tagsets key) and name.
+// withName is a raw key's hash from the hashes of its tags object and name.
 func withName(tagsHash, nameHash uint64) uint64 {
 	return tagsHash ^ (nameHash * 0x9e3779b97f4a7c15)
 }
@@ -589,8 +591,7 @@ func (t *Table) Insert(name, rawTags []byte, tags []Tag, v float64) error {
 	if m == nil {
 		return fmt.Errorf("series: metric %q: %w", name, ErrUndeclared)
 	}
-	th := maphash.Bytes(t.seed, rawTags) // hashed once for the raw key and the tagset
-	h := withName(th, maphash.Bytes(t.seed, name))
+	h := t.hash(name, rawTags)
 	if old := t.lookupHashed(name, rawTags, h); old >= 0 {
 		if t.claim(old) {
 			t.apply(slotAt(t.slots, old), v)
@@ -599,17 +600,22 @@ func (t *Table) Insert(name, rawTags []byte, tags []Tag, v float64) error {
 		t.unlink(old) // evicted: the series starts afresh
 	}
 	split := t.buildLabels(tags)
-	ch := t.canonHash(m, t.scratch)
-	ei := t.findCanon(m, ch)
+	lh := maphash.Bytes(t.seed, t.scratch)
+	ts := t.findTagset(lh)
+	ei := ts.entryOf(t.slots, m)
 	if ei >= 0 && !t.claim(ei) {
 		t.unlink(ei) // another tag set of the same series, evicted
 		ei = -1
 	}
-	own := ei < 0
-	if own {
-		ei = t.newEntry(m, split, ch, rawTags, th)
+	if ei < 0 {
+		ei = t.takeSlot() // may unlink an evicted series, and with it ts's last use
+		if ts == nil || ts.uses == 0 {
+			// No linked series has these labels: an unused tagset left Table.tagsets.
+			ts = t.newTagset(rawTags, lh, split)
+		}
+		t.newEntry(ei, m, ts)
 	}
-	t.addKey(rawTags, h, ei, own)
+	t.addKey(rawTags, h, ei, bytes.Equal(ts.raw(), rawTags))
 	t.apply(slotAt(t.slots, ei), v)
 	return nil
 }
@@ -662,24 +668,29 @@ func (t *Table) buildLabels(tags []Tag) int32 {
 	return split
 }
 
-// canonHash hashes a series' identity: its metric and label block.
-func (t *Table) canonHash(m *metric, block []byte) uint64 {
-	return maphash.Bytes(t.seed, block) ^ (maphash.String(t.seed, m.name) * 0x9e3779b97f4a7c15)
+// findTagset returns the tagset of the label block in t.scratch (h its hash) that linked
+// series use, or nil.
+func (t *Table) findTagset(h uint64) *tagset {
+	for ts := t.tagsets[h]; ts != nil; ts = ts.next {
+		if bytes.Equal(ts.labels(), t.scratch) {
+			return ts
+		}
+	}
+	return nil
 }
 
-// findCanon returns the entry of metric m whose label block is t.scratch, live or evicted but
-// not yet unlinked, or -1; h is their canonHash.
-func (t *Table) findCanon(m *metric, h uint64) int32 {
-	ei, ok := t.canon[h]
-	if !ok {
+// entryOf returns the linked entry of metric m in ts (nil: none), live or evicted but not yet
+// unlinked, or -1; dir is the slot directory.
+func (ts *tagset) entryOf(dir []*chunk, m *metric) int32 {
+	if ts == nil {
 		return -1
 	}
-	for ei >= 0 {
-		e := slotAt(t.slots, ei)
-		if e.m == m && bytes.Equal(e.ts.labels(), t.scratch) {
+	for ei := ts.first; ei >= 0; {
+		e := slotAt(dir, ei)
+		if e.m == m {
 			return ei
 		}
-		ei = e.canonNext
+		ei = e.tsNext
 	}
 	return -1
 }
@@ -706,32 +717,33 @@ func (t *Table) tagName(b []byte) string {
 	return name
 }
 
-// newEntry creates a live entry for metric m with the label block in t.scratch (__name__ at
-// split; ch its canonHash) and raw tags object rawTags (th its hash), claimed and listed as
-// changed in the current epoch. It reuses the slot (and buffers) of a series the flush evicted
-// when there is one, unlinking it first if no point did so meanwhile.
-func (t *Table) newEntry(m *metric, split int32, ch uint64, rawTags []byte, th uint64) int32 {
+// takeSlot returns a slot for a new series: the slot (and buffers) of a series the flush
+// evicted when there is one, unlinked first if no point did so meanwhile, else a new one.
+func (t *Table) takeSlot() int32 {
 	ei := t.reuse
 	if ei >= 0 {
 		t.reuse = slotAt(t.slots, ei).nextFree
 		t.unlink(ei)
-	} else {
-		if int(t.nslots) == len(t.slots)*chunkLen {
-			t.slots = append(t.slots, new(chunk))
-		}
-		ei = t.nslots
-		t.nslots++
+		return ei
 	}
+	if int(t.nslots) == len(t.slots)*chunkLen {
+		t.slots = append(t.slots, new(chunk))
+	}
+	ei = t.nslots
+	t.nslots++
+	return ei
+}
+
+// newEntry makes slot ei (from takeSlot) a live entry for metric m with the labels of ts, a
+// linked tagset with no entry of m, claimed and listed as changed in the current epoch.
+func (t *Table) newEntry(ei int32, m *metric, ts *tagset) {
 	e := slotAt(t.slots, ei)
 	e.m = m
 	e.firstKey = -1
-	e.ts = t.tagsetOf(rawTags, th, split)
-	e.ts.uses++
-	e.canonNext = -1
-	if head, ok := t.canon[ch]; ok {
-		e.canonNext = head
-	}
-	t.canon[ch] = ei
+	e.ts = ts
+	ts.uses++
+	e.tsNext = ts.first
+	ts.first = ei
 
 	p := t.epoch & 1
 	if m.kind != Trend {
@@ -745,7 +757,6 @@ func (t *Table) newEntry(m *metric, split int32, ch uint64, rawTags []byte, th u
 	e.state.Store(t.epoch)
 	t.changed[p] = append(t.changed[p], ei)
 	t.live.Add(1)
-	return ei
 }
 
 // addKey makes a raw key with tags rawTags and hash h point at entry ei; own says the tags are
@@ -819,17 +830,12 @@ func (t *Table) unlink(ei int32) {
 		k = next
 	}
 	e.firstKey = -1
-	h := t.canonHash(e.m, e.ts.labels())
-	if head := t.canon[h]; head == ei {
-		if e.canonNext < 0 {
-			delete(t.canon, h)
-		} else {
-			t.canon[h] = e.canonNext
-		}
+	if ts := e.ts; ts.first == ei {
+		ts.first = e.tsNext
 	} else {
-		for p := head; p >= 0; p = slotAt(t.slots, p).canonNext {
-			if q := slotAt(t.slots, p); q.canonNext == ei {
-				q.canonNext = e.canonNext
+		for p := ts.first; p >= 0; p = slotAt(t.slots, p).tsNext {
+			if q := slotAt(t.slots, p); q.tsNext == ei {
+				q.tsNext = e.tsNext
 				break
 			}
 		}
@@ -837,19 +843,12 @@ func (t *Table) unlink(ei int32) {
 	t.releaseTagset(e.ts) // e.ts itself stays: the flush may still read it for staleness markers
 }
 
-// tagsetOf returns the tagset of raw tags object rawTags (hash h), whose label block
-// (__name__ at split) is in t.scratch, making it if no linked series has these tags. A raw
-// tags object always gives the same label block (tag names map to labels alike, the const
-// labels are fixed), so the raw tags alone identify a tagset.
-func (t *Table) tagsetOf(rawTags []byte, h uint64, split int32) *tagset {
-	for ts := t.tagsets[h]; ts != nil; ts = ts.next {
-		if bytes.Equal(ts.raw(), rawTags) {
-			return ts
-		}
-	}
+// newTagset makes the tagset of the label block in t.scratch (__name__ at split; h its hash),
+// first seen in raw tags object rawTags, which findTagset did not find.
+func (t *Table) newTagset(rawTags []byte, h uint64, split int32) *tagset {
 	buf := make([]byte, 0, len(t.scratch)+len(rawTags)) // exactly: append would round up twice
 	buf = append(append(buf, t.scratch...), rawTags...)
-	ts := &tagset{buf: buf, nlabels: int32(len(t.scratch)), split: split, next: t.tagsets[h]}
+	ts := &tagset{buf: buf, nlabels: int32(len(t.scratch)), split: split, first: -1, next: t.tagsets[h]}
 	t.tagsets[h] = ts
 	return ts
 }
@@ -860,7 +859,7 @@ func (t *Table) releaseTagset(ts *tagset) {
 	if ts.uses--; ts.uses > 0 {
 		return
 	}
-	h := maphash.Bytes(t.seed, ts.raw())
+	h := maphash.Bytes(t.seed, ts.labels())
 	if head := t.tagsets[h]; head == ts {
 		if ts.next == nil {
 			delete(t.tagsets, h)
