@@ -36,9 +36,9 @@
 //     series' samples (an unchanged series' from its last values).
 //   - Lock-free eviction. A series idle for the TTL is evicted by a compare-and-swap of its
 //     state from the epoch of its last claim to dead; a claim since the swap makes that fail,
-//     and the series is kept, so no point is lost. Ingest removes dead series from its maps
+//     and the series is kept, so no point is lost. Ingest removes dead series from its indexes
 //     itself, under its own lock and at its own pace: when a point or a new series meets one,
-//     or a new series takes its slot (a few map deletions per new series).
+//     or a new series takes its slot (a few index deletions per new series).
 //   - Entries live in fixed chunks that never move, so the flush reads them while ingest adds
 //     more. An evicted series' slot is reused only after the next Snapshot or Final has
 //     begun, when the caller no longer reads its staleness markers; its labels are in a
@@ -294,8 +294,7 @@ func slotAt(dir []*chunk, i int32) *entry { return &dir[i>>chunkShift][i&chunkMa
 // So raw keys hold no pointers, and the collector never scans them.
 type rawKey struct {
 	entry int32
-	next  int32 // next key with the same hash, -1 at the end
-	sib   int32 // next key of the same entry, -1 at the end
+	sib   int32 // next key of the same entry, -1 at the end; next free key once freed
 	own   bool  // the tags are the entry's tagset's (entry.ts.raw())
 }
 
@@ -341,14 +340,14 @@ type Table struct {
 	families map[string]struct{} // families in metaList
 
 	metrics map[string]*metric
-	index   map[uint64]int32    // hash of (name, raw tags) -> first rawKey
+	index   keyIndex            // hash of (name, raw tags) -> its rawKeys
 	keys    []*[chunkLen]rawKey // raw keys in fixed chunks, so the table never copies them to grow
 	// extraTags holds the raw tags of keys that are not their entry's own: tag sets that map
 	// to a series created by another (DropLabels merges, tags in another order).
 	extraTags map[int32][]byte
 	tagsets   map[uint64]*tagset // hash of a label block -> its tagset, chained by next
 	nkeys     int32              // raw keys handed out so far
-	freeKey   int32              // first free rawKey, chained by next; -1 when none
+	freeKey   int32              // first free rawKey, chained by sib; -1 when none
 	slots     []*chunk           // chunk directory; append-only
 	nslots    int32              // slots handed out so far
 	reuse     int32              // first slot evicted by the flush and handed over, -1 when none
@@ -404,7 +403,6 @@ func NewTable(opts Options) (*Table, error) {
 		families:   make(map[string]struct{}),
 		metrics:    make(map[string]*metric),
 		seed:       maphash.MakeSeed(),
-		index:      make(map[uint64]int32),
 		extraTags:  make(map[int32][]byte),
 		tagsets:    make(map[uint64]*tagset),
 		freeKey:    -1,
@@ -519,16 +517,11 @@ func (t *Table) lookup(name, rawTags []byte) int32 {
 
 // lookupHashed is lookup for a caller that has the key's hash already.
 func (t *Table) lookupHashed(name, rawTags []byte, h uint64) int32 {
-	k, ok := t.index[h]
-	if !ok {
-		return -1
-	}
-	for k >= 0 {
+	for k, i := t.index.candidate(h, t.index.home(h)); k >= 0; k, i = t.index.candidate(h, i+1) {
 		rk := t.key(k)
 		if e := slotAt(t.slots, rk.entry); bytes.Equal(t.tagsOf(k, e), rawTags) && e.m.name == string(name) {
 			return rk.entry
 		}
-		k = rk.next
 	}
 	return -1
 }
@@ -765,7 +758,7 @@ func (t *Table) addKey(rawTags []byte, h uint64, ei int32, own bool) {
 	var k int32
 	if t.freeKey >= 0 {
 		k = t.freeKey
-		t.freeKey = t.key(k).next
+		t.freeKey = t.key(k).sib
 	} else {
 		if int(t.nkeys) == len(t.keys)*chunkLen {
 			t.keys = append(t.keys, new([chunkLen]rawKey))
@@ -779,11 +772,7 @@ func (t *Table) addKey(rawTags []byte, h uint64, ei int32, own bool) {
 		t.extraTags[k] = append([]byte(nil), rawTags...)
 	}
 	rk.entry = ei
-	rk.next = -1
-	if head, ok := t.index[h]; ok {
-		rk.next = head
-	}
-	t.index[h] = k
+	t.index.add(h, k)
 	e := slotAt(t.slots, ei)
 	rk.sib = e.firstKey
 	e.firstKey = k
@@ -793,26 +782,11 @@ func (t *Table) addKey(rawTags []byte, h uint64, ei int32, own bool) {
 func (t *Table) removeKey(k int32) {
 	rk := t.key(k)
 	e := slotAt(t.slots, rk.entry)
-	h := t.hashString(e.m.name, t.tagsOf(k, e))
-	head := t.index[h]
-	if head == k {
-		if rk.next < 0 {
-			delete(t.index, h)
-		} else {
-			t.index[h] = rk.next
-		}
-	} else {
-		for p := head; p >= 0; p = t.key(p).next {
-			if t.key(p).next == k {
-				t.key(p).next = rk.next
-				break
-			}
-		}
-	}
+	t.index.remove(t.hashString(e.m.name, t.tagsOf(k, e)), k)
 	if !rk.own {
 		delete(t.extraTags, k)
 	}
-	rk.next = t.freeKey // a free list, not a slice: unlink runs under the lock and must not allocate
+	rk.sib = t.freeKey // a free list, not a slice: unlink runs under the lock and must not allocate
 	t.freeKey = k
 }
 
