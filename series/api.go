@@ -185,6 +185,7 @@ type Sink interface {
 
 // metric is one declared k6 metric.
 type metric struct {
+	num        uint16 // its number in Table.mlist (entry.metric)
 	name       string
 	kind       Kind
 	contains   Contains
@@ -206,12 +207,18 @@ type metric struct {
 // identity: Table.tagsets finds the tagset of a block, and the tagset chains its series
 // (tsNext), at most one per metric, so neither a second copy of the label set nor an index
 // entry per series is kept for these lookups.
+//
+// An entry holds one pointer (ts) and packs the rest into 88 bytes: the metric and a trend's
+// histograms are numbers into the table's lists (metricAt, trendAt), not pointers.
 type entry struct {
 	// Identity: written by ingest, under the lock, when it takes the slot for a new series;
 	// read-only afterwards until the flush has evicted the series and freed the slot.
-	m  *metric
-	ts *tagset // the series' labels and raw tags, shared by the series of the same tags
-	tr *trend  // a trend's histograms and values; kept across slot reuse for the slot's next trend
+	ts     *tagset // the series' labels and raw tags, shared by the series of the same tags
+	metric uint16  // the series' metric: Table.mlist[metric]
+	listed bool    // the flush's (see below), here to pack the entry: reported by the flush; false for a free slot or a series not yet taken in
+	// tr is 1 + the number of the trend (Table.trendAt) holding a trend's histograms, 0 for
+	// none; kept across slot reuse for the slot's next trend.
+	tr int32
 
 	// state is the epoch ingest last claimed the series in (its first point of that epoch),
 	// or dead once the flush evicted it. The one field both sides write: ingest claims with a
@@ -235,9 +242,11 @@ type entry struct {
 	nextFree int32
 
 	// The flush's: read and written by Snapshot and Final only, never under the lock.
-	lastGen uint32 // generation of the last point the flush has taken in (modulo 2^32)
-	listed  bool   // reported by the flush; false for a free slot or a series not yet taken in
+	lastGen uint32 // generation of the last point the flush has taken in (modulo 2^32); also listed, above
 }
+
+// maxMetrics is how many metrics a table takes: entry.metric is 16 bits.
+const maxMetrics = math.MaxUint16 + 1
 
 // tagset is a label block as the table keeps it: k6 gives the same tags to the points of many
 // metrics (the ten metrics of an HTTP request, a script's metrics tagged with one id), and
@@ -263,7 +272,8 @@ func (ts *tagset) labels() []byte { return ts.buf[:ts.nlabels] }
 // raw returns the raw tags object.
 func (ts *tagset) raw() []byte { return ts.buf[ts.nlabels:] }
 
-// trend is the part of an entry only trends have, allocated once per slot.
+// trend is the part of an entry only trends have, made once per slot that ever holds a trend,
+// in fixed chunks (trendChunk) that never move, like the slots.
 type trend struct {
 	h      [2]histogram       // the aggregate copies per epoch parity (ingest's)
 	stats  *[]float64         // each trend stat as last computed, when entry.f is too small (the flush's)
@@ -274,9 +284,10 @@ type trend struct {
 const dead = math.MaxUint64
 
 // Slots live in fixed chunks that never move, so the flush can read an entry while ingest
-// adds entries to the table.
+// adds entries to the table. 1,024 slots of 88 bytes are exactly 11 pages of the Go heap (and
+// 1,024 raw keys or symbol-id slices exactly a size class): no chunk rounds up.
 const (
-	chunkShift = 8
+	chunkShift = 10
 	chunkLen   = 1 << chunkShift
 	chunkMask  = chunkLen - 1
 )
@@ -286,6 +297,22 @@ type chunk [chunkLen]entry
 
 // slotAt returns slot i of the chunk directory dir.
 func slotAt(dir []*chunk, i int32) *entry { return &dir[i>>chunkShift][i&chunkMask] }
+
+// Trends live in chunks of 256: 224 bytes each, exactly 7 pages of the Go heap.
+const (
+	trendShift = 8
+	trendLen   = 1 << trendShift
+	trendMask  = trendLen - 1
+)
+
+// trendChunk is a fixed block of trends.
+type trendChunk [trendLen]trend
+
+// trendAt returns the trend of entry e (e.tr > 0) in the trend directory dir.
+func trendAt(dir []*trendChunk, e *entry) *trend {
+	i := e.tr - 1
+	return &dir[i>>trendShift][i&trendMask]
+}
 
 // rawKey maps one (metric name, raw tags bytes) pair to its entry. Neither is stored here:
 // the name is the entry's metric's, and the tags are the tail of the entry's tagset's buf
@@ -340,6 +367,9 @@ type Table struct {
 	families map[string]struct{} // families in metaList
 
 	metrics map[string]*metric
+	mlist   []*metric           // every metric, numbered by declaration (entry.metric); append-only
+	trends  []*trendChunk       // trend directory; append-only
+	ntrends int32               // trends handed out so far
 	index   keyIndex            // hash of (name, raw tags) -> its rawKeys
 	keys    []*[chunkLen]rawKey // raw keys in fixed chunks, so the table never copies them to grow
 	// extraTags holds the raw tags of keys that are not their entry's own: tag sets that map
@@ -361,6 +391,11 @@ type Table struct {
 	flushMu sync.Mutex // serialises Snapshot and Final: guards the fields below
 
 	gen uint64 // generations (Snapshots) so far
+
+	// The metric list and trend directory as the last swap captured them: every series the
+	// flush reads was made before it, so its metric and trend are in them.
+	fmlist  []*metric
+	ftrends []*trendChunk
 
 	dict   symbolDict            // label strings by symbol id (Options.SymbolIDs)
 	symDir []*[chunkLen][]uint32 // per slot: its series' symbol ids (see symSlot)
@@ -456,12 +491,16 @@ func (t *Table) Declare(name string, kind Kind, contains Contains) error {
 	if kind < Counter || kind > Trend || contains > Data {
 		return fmt.Errorf("series: metric %q: invalid kind %d or contains %d", name, kind, contains)
 	}
-	m := &metric{name: name, kind: kind, contains: contains}
+	if len(t.mlist) == maxMetrics {
+		return fmt.Errorf("series: metric %q: the table holds %d metrics, its most", name, maxMetrics)
+	}
+	m := &metric{name: name, kind: kind, contains: contains, num: uint16(len(t.mlist))}
 	m.outNames, m.metas = t.familiesOf(name, kind, contains)
 	for _, out := range m.outNames {
 		m.nameLabels = append(m.nameLabels, encoder.AppendLabel(nil, "__name__", out))
 	}
 	t.metrics[name] = m
+	t.mlist = append(t.mlist, m)
 	for _, md := range m.metas {
 		if _, dup := t.families[md.Family]; !dup {
 			t.families[md.Family] = struct{}{}
@@ -519,7 +558,7 @@ func (t *Table) lookup(name, rawTags []byte) int32 {
 func (t *Table) lookupHashed(name, rawTags []byte, h uint64) int32 {
 	for k, i := t.index.candidate(h, t.index.home(h)); k >= 0; k, i = t.index.candidate(h, i+1) {
 		rk := t.key(k)
-		if e := slotAt(t.slots, rk.entry); bytes.Equal(t.tagsOf(k, e), rawTags) && e.m.name == string(name) {
+		if e := slotAt(t.slots, rk.entry); bytes.Equal(t.tagsOf(k, e), rawTags) && t.mlist[e.metric].name == string(name) {
 			return rk.entry
 		}
 	}
@@ -542,8 +581,9 @@ func (t *Table) claim(ei int32) bool {
 	}
 	p := t.epoch & 1
 	if w&1 != p {
-		if e.m.kind == Trend { // e.tr may also be a former trend's, kept for the slot's next trend
-			e.tr.h[p].syncFrom(&e.tr.h[p^1])
+		if t.mlist[e.metric].kind == Trend { // e.tr may also be a former trend's, kept for the slot's next trend
+			tr := trendAt(t.trends, e)
+			tr.h[p].syncFrom(&tr.h[p^1])
 		} else {
 			copy(e.f[2*p:2*p+2], e.f[2*(p^1):2*(p^1)+2])
 		}
@@ -556,7 +596,8 @@ func (t *Table) claim(ei int32) bool {
 // does not read; the caller claimed e.
 func (t *Table) apply(e *entry, v float64) {
 	a := e.f[2*(t.epoch&1) : 2*(t.epoch&1)+2]
-	switch e.m.kind {
+	m := t.mlist[e.metric]
+	switch m.kind {
 	case Counter:
 		a[0] += v
 	case Gauge:
@@ -567,10 +608,10 @@ func (t *Table) apply(e *entry, v float64) {
 		}
 		a[1]++
 	case Trend:
-		if e.m.contains == Time {
+		if m.contains == Time {
 			v /= 1000
 		}
-		e.tr.h[t.epoch&1].observe(v)
+		trendAt(t.trends, e).h[t.epoch&1].observe(v)
 	}
 }
 
@@ -595,7 +636,7 @@ func (t *Table) Insert(name, rawTags []byte, tags []Tag, v float64) error {
 	split := t.buildLabels(tags)
 	lh := maphash.Bytes(t.seed, t.scratch)
 	ts := t.findTagset(lh)
-	ei := ts.entryOf(t.slots, m)
+	ei := ts.entryOf(t.slots, t.mlist, m)
 	if ei >= 0 && !t.claim(ei) {
 		t.unlink(ei) // another tag set of the same series, evicted
 		ei = -1
@@ -673,14 +714,14 @@ func (t *Table) findTagset(h uint64) *tagset {
 }
 
 // entryOf returns the linked entry of metric m in ts (nil: none), live or evicted but not yet
-// unlinked, or -1; dir is the slot directory.
-func (ts *tagset) entryOf(dir []*chunk, m *metric) int32 {
+// unlinked, or -1; dir is the slot directory, mlist the metric list.
+func (ts *tagset) entryOf(dir []*chunk, mlist []*metric, m *metric) int32 {
 	if ts == nil {
 		return -1
 	}
 	for ei := ts.first; ei >= 0; {
 		e := slotAt(dir, ei)
-		if e.m == m {
+		if mlist[e.metric] == m {
 			return ei
 		}
 		ei = e.tsNext
@@ -731,7 +772,7 @@ func (t *Table) takeSlot() int32 {
 // linked tagset with no entry of m, claimed and listed as changed in the current epoch.
 func (t *Table) newEntry(ei int32, m *metric, ts *tagset) {
 	e := slotAt(t.slots, ei)
-	e.m = m
+	e.metric = m.num
 	e.firstKey = -1
 	e.ts = ts
 	ts.uses++
@@ -742,14 +783,23 @@ func (t *Table) newEntry(ei int32, m *metric, ts *tagset) {
 	if m.kind != Trend {
 		e.f[2*p], e.f[2*p+1] = 0, 0
 	} else {
-		if e.tr == nil {
-			e.tr = new(trend) // its buckets are reused by every later trend of this slot
+		if e.tr == 0 {
+			e.tr = t.newTrend() // its buckets are reused by every later trend of this slot
 		}
-		e.tr.h[p].reset(t.maxBuckets, t.histSchema)
+		trendAt(t.trends, e).h[p].reset(t.maxBuckets, t.histSchema)
 	}
 	e.state.Store(t.epoch)
 	t.changed[p] = append(t.changed[p], ei)
 	t.live.Add(1)
+}
+
+// newTrend returns entry.tr of a new, empty trend.
+func (t *Table) newTrend() int32 {
+	if int(t.ntrends) == len(t.trends)*trendLen {
+		t.trends = append(t.trends, new(trendChunk))
+	}
+	t.ntrends++
+	return t.ntrends
 }
 
 // addKey makes a raw key with tags rawTags and hash h point at entry ei; own says the tags are
@@ -782,7 +832,7 @@ func (t *Table) addKey(rawTags []byte, h uint64, ei int32, own bool) {
 func (t *Table) removeKey(k int32) {
 	rk := t.key(k)
 	e := slotAt(t.slots, rk.entry)
-	t.index.remove(t.hashString(e.m.name, t.tagsOf(k, e)), k)
+	t.index.remove(t.hashString(t.mlist[e.metric].name, t.tagsOf(k, e)), k)
 	if !rk.own {
 		delete(t.extraTags, k)
 	}

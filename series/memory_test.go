@@ -5,8 +5,10 @@ import (
 	"runtime"
 	"runtime/metrics"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/VictoriaMetrics/easyproto"
 
@@ -261,4 +263,44 @@ func TestHeapPerSeries(t *testing.T) {
 	}
 	runtime.KeepAlive(tbl)
 	runtime.KeepAlive(buf)
+}
+
+// TestChunkSizes checks the sizes the table's memory per series rests on: an entry packed into
+// 88 bytes and every fixed chunk exactly a size the Go heap allocates without rounding up (a
+// whole number of 8 KiB pages, or a size class for the smaller raw-key chunk).
+func TestChunkSizes(t *testing.T) {
+	const page = 8192
+	for _, tc := range []struct {
+		name      string
+		size, max uintptr
+		pages     bool
+	}{
+		{"entry", unsafe.Sizeof(entry{}), 88, false},
+		{"slot chunk", unsafe.Sizeof(chunk{}), 11 * page, true},
+		{"trend chunk", unsafe.Sizeof(trendChunk{}), 7 * page, true},
+		{"raw key chunk", unsafe.Sizeof([chunkLen]rawKey{}), 12288, false}, // a size class
+	} {
+		if tc.size > tc.max || (tc.pages && tc.size%page != 0) {
+			t.Errorf("%s: %d bytes, want at most %d%s", tc.name, tc.size, tc.max, map[bool]string{true: " in whole pages"}[tc.pages])
+		}
+	}
+}
+
+// TestDeclareAtMostMaxMetrics: entry.metric numbers metrics in 16 bits, so the table refuses
+// the metric past maxMetrics rather than mix two up.
+func TestDeclareAtMostMaxMetrics(t *testing.T) {
+	tbl := mustTable(t, Options{})
+	tbl.Lock()
+	defer tbl.Unlock()
+	for i := range maxMetrics {
+		if err := tbl.Declare("m"+strconv.Itoa(i), Counter, Default); err != nil {
+			t.Fatalf("metric %d: %v", i, err)
+		}
+	}
+	if err := tbl.Declare("one_more", Counter, Default); err == nil || !strings.Contains(err.Error(), "65536 metrics") {
+		t.Errorf("metric %d: error %v, want the table's limit", maxMetrics, err)
+	}
+	if err := tbl.Declare("m0", Counter, Default); err != nil { // a redeclaration is no new metric
+		t.Errorf("redeclaring m0: %v", err)
+	}
 }
