@@ -216,6 +216,7 @@ type entry struct {
 	ts     *tagset // the series' labels and raw tags, shared by the series of the same tags
 	metric uint16  // the series' metric: Table.mlist[metric]
 	listed bool    // the flush's (see below), here to pack the entry: reported by the flush; false for a free slot or a series not yet taken in
+	ownKey bool    // ingest's: Table.index holds the series' own raw key (ownRef), its name with ts.raw()
 	// tr is 1 + the number of the trend (Table.trendAt) holding a trend's histograms, 0 for
 	// none; kept across slot reuse for the slot's next trend.
 	tr int32
@@ -227,7 +228,7 @@ type entry struct {
 	state atomic.Uint64
 
 	// Ingest's: read and written under the lock only.
-	firstKey int32 // first raw key pointing here (several when DropLabels merged tag sets); -1 once unlinked
+	firstKey int32 // first other raw key pointing here (tag sets merged by giving the same labels), -1 for none; linked while ownKey or firstKey >= 0
 	tsNext   int32 // next linked entry of the same tagset (tagset.first), -1 at the end
 
 	// f holds the float state, owned by kind. A counter, gauge or rate keeps in f[0:2] and
@@ -285,7 +286,7 @@ const dead = math.MaxUint64
 
 // Slots live in fixed chunks that never move, so the flush can read an entry while ingest
 // adds entries to the table. 1,024 slots of 88 bytes are exactly 11 pages of the Go heap (and
-// 1,024 raw keys or symbol-id slices exactly a size class): no chunk rounds up.
+// 1,024 raw keys one page, 1,024 symbol-id slices exactly a size class): no chunk rounds up.
 const (
 	chunkShift = 10
 	chunkLen   = 1 << chunkShift
@@ -314,26 +315,32 @@ func trendAt(dir []*trendChunk, e *entry) *trend {
 	return &dir[i>>trendShift][i&trendMask]
 }
 
-// rawKey maps one (metric name, raw tags bytes) pair to its entry. Neither is stored here:
-// the name is the entry's metric's, and the tags are the tail of the entry's tagset's buf
-// when they are the ones it was made from (own), else in Table.extraTags (a tag set merged
-// into the series or its tagset by giving the same labels).
-// So raw keys hold no pointers, and the collector never scans them.
+// A raw key is one (metric name, raw tags object) pair that leads to an entry: Table.index maps
+// its hash to its reference. Most series have one, their own: their metric's name with the raw
+// tags their tagset was made from (entry.ts.raw()), so it needs no record, only the entry's
+// number in its reference (ownRef | entry). Any other raw tags that give a series' labels (tags
+// in another order, tag sets merged by DropLabels) get a rawKey record, referenced as its
+// number plus one, with the tags in Table.extraTags.
+const ownRef = 1 << 31
+
+// rawKey is a raw key other than a series' own. Its name is the entry's metric's and its tags
+// are in Table.extraTags, so raw keys hold no pointers, and the collector never scans them.
 type rawKey struct {
 	entry int32
 	sib   int32 // next key of the same entry, -1 at the end; next free key once freed
-	own   bool  // the tags are the entry's tagset's (entry.ts.raw())
 }
 
 // key returns raw key k.
 func (t *Table) key(k int32) *rawKey { return &t.keys[k>>chunkShift][k&chunkMask] }
 
-// tagsOf returns the raw tags object of key k, whose entry is e.
-func (t *Table) tagsOf(k int32, e *entry) []byte {
-	if t.key(k).own {
-		return e.ts.raw()
+// refEntry returns the entry a raw key reference leads to and the key's raw tags.
+func (t *Table) refEntry(ref uint32) (int32, []byte) {
+	if ref&ownRef != 0 {
+		ei := int32(ref &^ ownRef)
+		return ei, slotAt(t.slots, ei).ts.raw()
 	}
-	return t.extraTags[k]
+	k := int32(ref - 1)
+	return t.key(k).entry, t.extraTags[k]
 }
 
 // lbl is a candidate label of a new series.
@@ -370,7 +377,7 @@ type Table struct {
 	mlist   []*metric           // every metric, numbered by declaration (entry.metric); append-only
 	trends  []*trendChunk       // trend directory; append-only
 	ntrends int32               // trends handed out so far
-	index   keyIndex            // hash of (name, raw tags) -> its rawKeys
+	index   keyIndex            // hash of (name, raw tags) -> raw key references (see ownRef)
 	keys    []*[chunkLen]rawKey // raw keys in fixed chunks, so the table never copies them to grow
 	// extraTags holds the raw tags of keys that are not their entry's own: tag sets that map
 	// to a series created by another (DropLabels merges, tags in another order).
@@ -556,10 +563,10 @@ func (t *Table) lookup(name, rawTags []byte) int32 {
 
 // lookupHashed is lookup for a caller that has the key's hash already.
 func (t *Table) lookupHashed(name, rawTags []byte, h uint64) int32 {
-	for k, i := t.index.candidate(h, t.index.home(h)); k >= 0; k, i = t.index.candidate(h, i+1) {
-		rk := t.key(k)
-		if e := slotAt(t.slots, rk.entry); bytes.Equal(t.tagsOf(k, e), rawTags) && t.mlist[e.metric].name == string(name) {
-			return rk.entry
+	for ref, i := t.index.candidate(h, t.index.home(h)); ref != 0; ref, i = t.index.candidate(h, i+1) {
+		ei, tags := t.refEntry(ref)
+		if bytes.Equal(tags, rawTags) && t.mlist[slotAt(t.slots, ei).metric].name == string(name) {
+			return ei
 		}
 	}
 	return -1
@@ -773,6 +780,7 @@ func (t *Table) takeSlot() int32 {
 func (t *Table) newEntry(ei int32, m *metric, ts *tagset) {
 	e := slotAt(t.slots, ei)
 	e.metric = m.num
+	e.ownKey = false
 	e.firstKey = -1
 	e.ts = ts
 	ts.uses++
@@ -803,8 +811,16 @@ func (t *Table) newTrend() int32 {
 }
 
 // addKey makes a raw key with tags rawTags and hash h point at entry ei; own says the tags are
-// the ones ei was created with, kept in its buf.
+// its tagset's raw tags, which makes it the entry's own key.
 func (t *Table) addKey(rawTags []byte, h uint64, ei int32, own bool) {
+	e := slotAt(t.slots, ei)
+	if own {
+		if !e.ownKey { // else already there: lookup would have found it
+			e.ownKey = true
+			t.index.add(h, ownRef|uint32(ei))
+		}
+		return
+	}
 	var k int32
 	if t.freeKey >= 0 {
 		k = t.freeKey
@@ -817,13 +833,9 @@ func (t *Table) addKey(rawTags []byte, h uint64, ei int32, own bool) {
 		t.nkeys++
 	}
 	rk := t.key(k)
-	rk.own = own
-	if !own {
-		t.extraTags[k] = append([]byte(nil), rawTags...)
-	}
+	t.extraTags[k] = append([]byte(nil), rawTags...)
 	rk.entry = ei
-	t.index.add(h, k)
-	e := slotAt(t.slots, ei)
+	t.index.add(h, uint32(k)+1)
 	rk.sib = e.firstKey
 	e.firstKey = k
 }
@@ -832,10 +844,8 @@ func (t *Table) addKey(rawTags []byte, h uint64, ei int32, own bool) {
 func (t *Table) removeKey(k int32) {
 	rk := t.key(k)
 	e := slotAt(t.slots, rk.entry)
-	t.index.remove(t.hashString(t.mlist[e.metric].name, t.tagsOf(k, e)), k)
-	if !rk.own {
-		delete(t.extraTags, k)
-	}
+	t.index.remove(t.hashString(t.mlist[e.metric].name, t.extraTags[k]), uint32(k)+1)
+	delete(t.extraTags, k)
 	rk.sib = t.freeKey // a free list, not a slice: unlink runs under the lock and must not allocate
 	t.freeKey = k
 }
@@ -845,8 +855,12 @@ func (t *Table) removeKey(k int32) {
 // when a new series takes its slot. Until then its keys only lead to a dead entry.
 func (t *Table) unlink(ei int32) {
 	e := slotAt(t.slots, ei)
-	if e.firstKey < 0 {
+	if !e.ownKey && e.firstKey < 0 {
 		return
+	}
+	if e.ownKey {
+		t.index.remove(t.hashString(t.mlist[e.metric].name, e.ts.raw()), ownRef|uint32(ei))
+		e.ownKey = false
 	}
 	for k := e.firstKey; k >= 0; {
 		next := t.key(k).sib

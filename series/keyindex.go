@@ -2,7 +2,7 @@ package series
 
 // keyIndex maps a raw key's 64-bit hash to the raw keys with that hash: open addressing with
 // linear probing over a power-of-two array of slots, each holding the hash's high 32 bits and
-// the key number plus one (0: an empty slot). A slot's home is the top bits of the hash, which
+// the key's reference, a caller's non-zero number (0: an empty slot). A slot's home is the top bits of the hash, which
 // the stored half holds, so growing rehashes without the keys, and deleting shifts later
 // slots back instead of leaving tombstones. At 8 bytes a slot and at most 3/4 full, a key
 // costs 10.7-21 bytes, where a Go map of uint64 to int32 took about 28. It holds no pointers,
@@ -22,38 +22,38 @@ const (
 	maxLoadNum, maxLoadDen = 3, 4
 )
 
-// pack makes the slot of key k with hash h.
-func pack(h uint64, k int32) uint64 { return h&^0xffffffff | uint64(uint32(k)+1) }
+// pack makes the slot of reference ref with hash h.
+func pack(h uint64, ref uint32) uint64 { return h&^0xffffffff | uint64(ref) }
 
 // home returns the first slot probed for a slot value or hash (only its high half counts).
 func (x *keyIndex) home(v uint64) int { return int(v >> x.shift) }
 
-// candidate returns the first key at or after slot i of h's probe run whose slot holds h's
-// high half, and its slot, or -1 when the run ends first. Start at slot x.home(h) and go on
+// candidate returns the reference of the first key at or after slot i of h's probe run whose
+// slot holds h's high half, and its slot, or 0 when the run ends first. Start at slot x.home(h) and go on
 // from the returned slot plus one; the caller compares each key's contents, which the index
 // does not keep.
-func (x *keyIndex) candidate(h uint64, i int) (int32, int) {
+func (x *keyIndex) candidate(h uint64, i int) (uint32, int) {
 	if x.n == 0 {
-		return -1, 0
+		return 0, 0
 	}
 	mask := len(x.slots) - 1
 	for i &= mask; ; i = (i + 1) & mask {
 		v := x.slots[i]
 		if v == 0 {
-			return -1, i
+			return 0, i
 		}
 		if v>>32 == h>>32 {
-			return int32(uint32(v)) - 1, i
+			return uint32(v), i
 		}
 	}
 }
 
-// add inserts key k with hash h; k must not be in the index.
-func (x *keyIndex) add(h uint64, k int32) {
+// add inserts reference ref (not 0) with hash h; it must not be in the index.
+func (x *keyIndex) add(h uint64, ref uint32) {
 	if (x.n+1)*maxLoadDen > len(x.slots)*maxLoadNum {
 		x.grow()
 	}
-	x.put(pack(h, k))
+	x.put(pack(h, ref))
 	x.n++
 }
 
@@ -91,10 +91,10 @@ func log2(n int) int {
 	return l
 }
 
-// remove deletes key k with hash h, which must be in the index. It allocates nothing.
-func (x *keyIndex) remove(h uint64, k int32) {
+// remove deletes reference ref with hash h, which must be in the index. It allocates nothing.
+func (x *keyIndex) remove(h uint64, ref uint32) {
 	mask := len(x.slots) - 1
-	v := pack(h, k)
+	v := pack(h, ref)
 	i := x.home(v)
 	for x.slots[i] != v {
 		i = (i + 1) & mask

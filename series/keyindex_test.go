@@ -6,9 +6,9 @@ import (
 )
 
 // keysOf returns every key the index holds for hash h, in probe order.
-func keysOf(x *keyIndex, h uint64) []int32 {
-	var ks []int32
-	for k, i := x.candidate(h, x.home(h)); k >= 0; k, i = x.candidate(h, i+1) {
+func keysOf(x *keyIndex, h uint64) []uint32 {
+	var ks []uint32
+	for k, i := x.candidate(h, x.home(h)); k != 0; k, i = x.candidate(h, i+1) {
 		ks = append(ks, k)
 	}
 	return ks
@@ -34,8 +34,8 @@ func TestKeyIndex(t *testing.T) {
 			rng := newRand(7)
 			hashOf := func(i int) uint64 { return (uint64(i)*0x9e3779b97f4a7c15 + 1) & tc.mask }
 			var x keyIndex
-			ref := map[int32]uint64{} // key -> hash
-			next := int32(0)
+			ref := map[uint32]uint64{} // key -> hash
+			next := uint32(1)
 			for step := range tc.steps {
 				if len(ref) < tc.keys && (len(ref) == 0 || rng.IntN(3) > 0) {
 					h := hashOf(rng.IntN(tc.hashes))
@@ -55,7 +55,7 @@ func TestKeyIndex(t *testing.T) {
 				if x.n != len(ref) || x.n*maxLoadDen > len(x.slots)*maxLoadNum {
 					t.Fatalf("step %d: %d keys in %d slots, want %d keys at most %d/%d full", step, x.n, len(x.slots), len(ref), maxLoadNum, maxLoadDen)
 				}
-				want := map[uint64][]int32{}
+				want := map[uint64][]uint32{}
 				for k, h := range ref {
 					want[h] = append(want[h], k)
 				}
@@ -66,7 +66,7 @@ func TestKeyIndex(t *testing.T) {
 							t.Fatalf("step %d: hash %#x finds removed key %d", step, h, k)
 						}
 					}
-					got = slices.DeleteFunc(got, func(k int32) bool { return ref[k] != h }) // same high half, another hash
+					got = slices.DeleteFunc(got, func(k uint32) bool { return ref[k] != h }) // same high half, another hash
 					slices.Sort(got)
 					slices.Sort(ks)
 					if !slices.Equal(got, ks) {
@@ -82,12 +82,12 @@ func TestKeyIndex(t *testing.T) {
 // evicted series' keys under its lock.
 func TestKeyIndexRemoveAllocates(t *testing.T) {
 	var x keyIndex
-	for k := range int32(1000) {
-		x.add(uint64(k)*0x9e3779b97f4a7c15, k)
+	for k := range uint32(1000) {
+		x.add(uint64(k)*0x9e3779b97f4a7c15, k+1)
 	}
-	k := int32(0)
+	k := uint32(0)
 	if n := testing.AllocsPerRun(500, func() {
-		x.remove(uint64(k)*0x9e3779b97f4a7c15, k)
+		x.remove(uint64(k)*0x9e3779b97f4a7c15, k+1)
 		k++
 	}); n != 0 {
 		t.Errorf("remove: %v allocations, want 0", n)

@@ -267,7 +267,7 @@ func TestHeapPerSeries(t *testing.T) {
 
 // TestChunkSizes checks the sizes the table's memory per series rests on: an entry packed into
 // 88 bytes and every fixed chunk exactly a size the Go heap allocates without rounding up (a
-// whole number of 8 KiB pages, or a size class for the smaller raw-key chunk).
+// whole number of 8 KiB pages).
 func TestChunkSizes(t *testing.T) {
 	const page = 8192
 	for _, tc := range []struct {
@@ -278,7 +278,7 @@ func TestChunkSizes(t *testing.T) {
 		{"entry", unsafe.Sizeof(entry{}), 88, false},
 		{"slot chunk", unsafe.Sizeof(chunk{}), 11 * page, true},
 		{"trend chunk", unsafe.Sizeof(trendChunk{}), 7 * page, true},
-		{"raw key chunk", unsafe.Sizeof([chunkLen]rawKey{}), 12288, false}, // a size class
+		{"raw key chunk", unsafe.Sizeof([chunkLen]rawKey{}), 8192, true},
 	} {
 		if tc.size > tc.max || (tc.pages && tc.size%page != 0) {
 			t.Errorf("%s: %d bytes, want at most %d%s", tc.name, tc.size, tc.max, map[bool]string{true: " in whole pages"}[tc.pages])

@@ -706,6 +706,13 @@ func TestTagsetsByLabels(t *testing.T) {
 			tagsets: 1,
 		},
 		{
+			name:    "evicted with two raw forms, then both again",
+			before:  []point{{"a", ab}, {"a", ba}, {"b", ba}},
+			points:  []point{{"a", ba}, {"a", ab}, {"a", ba}, {"b", ab}},
+			want:    map[string]float64{"__name__=k6_a_total,id=1,url=/x": 3, "__name__=k6_b_total,id=1,url=/x": 1},
+			tagsets: 1,
+		},
+		{
 			name:    "reused slot held the tagset's last series",
 			before:  []point{{"a", ab}},
 			points:  []point{{"b", ab}, {"b", ba}, {"a", ba}},
@@ -734,6 +741,16 @@ func TestTagsetsByLabels(t *testing.T) {
 			}
 			if n := len(tbl.tagsets); n != tc.tagsets {
 				t.Errorf("%d tagsets, want %d", n, tc.tagsets)
+			}
+			// Every key in the index is a linked series' own key or an extra key, none left over.
+			own := 0
+			for i := range tbl.nslots {
+				if slotAt(tbl.slots, i).ownKey {
+					own++
+				}
+			}
+			if tbl.index.n != own+len(tbl.extraTags) {
+				t.Errorf("index holds %d keys, want %d own and %d other", tbl.index.n, own, len(tbl.extraTags))
 			}
 		})
 	}
