@@ -20,7 +20,7 @@
 // Concurrency: ingest must never wait for a flush's work. The ingest goroutine takes the lock
 // (Lock/Unlock) once per block of lines and calls Declare, Observe and Insert under it.
 // Snapshot and Final run one at a time on the flush goroutine and take the lock only in swap,
-// a constant-time section (an epoch counter, two slice headers, a free chain spliced on):
+// a constant-time section (an epoch counter, a few slice headers, a free chain spliced on):
 // never for work that grows with the series. This works because state is split by owner:
 //
 //   - Double-buffered aggregates. Every Snapshot and Final starts a new epoch. Ingest writes
@@ -39,10 +39,12 @@
 //     and the series is kept, so no point is lost. Ingest removes dead series from its indexes
 //     itself, under its own lock and at its own pace: when a point or a new series meets one,
 //     or a new series takes its slot (a few index deletions per new series).
-//   - Entries live in fixed chunks that never move, so the flush reads them while ingest adds
-//     more. An evicted series' slot is reused only after the next Snapshot or Final has
-//     begun, when the caller no longer reads its staleness markers; its labels are in a
-//     tagset, which is never changed or reused, so whatever still points at it reads it whole.
+//   - Entries (and trends' histograms) live in fixed chunks that never move, so the flush
+//     reads them while ingest adds more; an entry names its metric and trend by number, in
+//     append-only lists whose headers the swap captures. An evicted series' slot is reused
+//     only after the next Snapshot or Final has begun, when the caller no longer reads its
+//     staleness markers; its labels are in a tagset, which is never changed or reused, so
+//     whatever still points at it reads it whole.
 //
 // So ingest waits for a flush at most for one swap, plus however long the runtime takes to
 // hand the lock over. BenchmarkIngestWait, with Snapshot looping on a busy 2-core machine,
