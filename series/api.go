@@ -628,11 +628,19 @@ func (t *Table) apply(e *entry, v float64) {
 // (a series evicted earlier starts fresh: its counter restarts from 0, like a restarted
 // process, which Prometheus' rate() handles). rawTags is the tags object exactly as Observe
 // saw it; tags are its decoded pairs. It returns ErrUndeclared (wrapped) for an unknown
-// metric. The caller holds the lock.
+// metric. The caller holds the lock; Insert lets go of it while it doubles its raw-key index
+// (tens of milliseconds at a million keys), so a flush never waits for that.
 func (t *Table) Insert(name, rawTags []byte, tags []Tag, v float64) error {
 	m := t.metrics[string(name)]
 	if m == nil {
 		return fmt.Errorf("series: metric %q: %w", name, ErrUndeclared)
+	}
+	if t.index.full() {
+		// Only ingest touches the index, and nothing of this point is under way yet: a swap
+		// meanwhile is one between two points, as between two blocks.
+		t.mu.Unlock()
+		t.index.grow()
+		t.mu.Lock()
 	}
 	h := t.hash(name, rawTags)
 	if old := t.lookupHashed(name, rawTags, h); old >= 0 {

@@ -48,9 +48,12 @@ func (x *keyIndex) candidate(h uint64, i int) (uint32, int) {
 	}
 }
 
+// full reports whether the next add grows the index, which rehashes every key.
+func (x *keyIndex) full() bool { return (x.n+1)*maxLoadDen > len(x.slots)*maxLoadNum }
+
 // add inserts reference ref (not 0) with hash h; it must not be in the index.
 func (x *keyIndex) add(h uint64, ref uint32) {
-	if (x.n+1)*maxLoadDen > len(x.slots)*maxLoadNum {
+	if x.full() {
 		x.grow()
 	}
 	x.put(pack(h, ref))
