@@ -322,7 +322,8 @@ func trendAt(dir []*trendChunk, e *entry) *trend {
 // tags their tagset was made from (entry.ts.raw()), so it needs no record, only the entry's
 // number in its reference (ownRef | entry). Any other raw tags that give a series' labels (tags
 // in another order, tag sets merged by DropLabels) get a rawKey record, referenced as its
-// number plus one, with the tags in Table.extraTags.
+// number plus one, with the tags in Table.extraTags. Both numbers stay below ownRef: slots and
+// keys are int32, and 2^31 of either would take tens of GiB.
 const ownRef = 1 << 31
 
 // rawKey is a raw key other than a series' own. Its name is the entry's metric's and its tags
