@@ -93,7 +93,10 @@ func Options() []Option {
 		{Key: "pod", Env: "PENELOPA_POD", Default: "(hostname)",
 			Form: "any string", Meaning: "`pod` label on every series, to tell k6 instances apart",
 			set: func(c *Config, v string) error { c.Pod = v; return nil }},
-		{Key: "batch_size", Env: "PENELOPA_BATCH_SIZE", Default: "10000",
+		// A flush keeps one batch of samples and the request encoded and compressed from it
+		// (about 400 bytes a sample together), so the batch size is resident memory: 2,000
+		// (Prometheus' own max_samples_per_send) keeps it under 1 MiB where 10,000 took 5.
+		{Key: "batch_size", Env: "PENELOPA_BATCH_SIZE", Default: "2000",
 			Form: "a whole number from 1 to 1000000", Meaning: "samples per remote-write request at most",
 			set: intSetter(func(c *Config) *int { return &c.BatchSize }, 1, 1_000_000)},
 		{Key: "insecure_skip_tls_verify", Env: "PENELOPA_INSECURE_SKIP_TLS_VERIFY", Default: "false",
@@ -183,7 +186,9 @@ func Options() []Option {
 		{Key: "stop_timeout", Env: "PENELOPA_STOP_TIMEOUT", Default: "30s",
 			Form: "a duration with a unit", Meaning: "how long the end of the test may wait to deliver what is queued",
 			set: durationSetter(func(c *Config) *time.Duration { return &c.StopTimeout }, 0)},
-		{Key: "queue_size", Env: "PENELOPA_QUEUE_SIZE", Default: "4096",
+		// Bodies of batch_size samples are ~16 KiB compressed: 16,384 of them pass queue_bytes
+		// first, so the count stays a backstop (the ring's pages are touched only when used).
+		{Key: "queue_size", Env: "PENELOPA_QUEUE_SIZE", Default: "16384",
 			Form: "a whole number from 1 to 100000", Meaning: "requests waiting to be sent at most (a backstop: `queue_bytes` normally applies first); when full the oldest are dropped and counted",
 			set: intSetter(func(c *Config) *int { return &c.QueueSize }, 1, 100_000)},
 		{Key: "queue_bytes", Env: "PENELOPA_QUEUE_BYTES", Default: "64MiB",

@@ -22,7 +22,7 @@ func TestConfigDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.URL != "http://localhost:8428/api/v1/write" || c.PushInterval != 5*time.Second || c.Pod != "host-1" ||
-		!reflect.DeepEqual(c.TrendStats, []string{"p(99)"}) || !c.StaleMarkers || c.BatchSize != 10000 || c.InsecureSkipTLSVerify {
+		!reflect.DeepEqual(c.TrendStats, []string{"p(99)"}) || !c.StaleMarkers || c.BatchSize != 2000 || c.InsecureSkipTLSVerify {
 		t.Errorf("unexpected defaults: %+v", c)
 	}
 	// The option table's defaults are the sender's, so the README states what runs.

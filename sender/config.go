@@ -20,7 +20,7 @@ import (
 // choice), so a caller only sets what it cares about; DefaultMaxRetries is for callers' configs.
 const (
 	DefaultTimeout      = 10 * time.Second
-	DefaultQueueSize    = 4096
+	DefaultQueueSize    = 16384
 	DefaultQueueBytes   = 64 << 20
 	DefaultConcurrency  = 2
 	DefaultMaxRetries   = 5

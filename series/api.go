@@ -20,7 +20,7 @@
 // Concurrency: ingest must never wait for a flush's work. The ingest goroutine takes the lock
 // (Lock/Unlock) once per block of lines and calls Declare, Observe and Insert under it.
 // Snapshot and Final run one at a time on the flush goroutine and take the lock only in swap,
-// a constant-time section (an epoch counter, two slice headers, a free chain spliced on):
+// a constant-time section (an epoch counter, a few slice headers, a free chain spliced on):
 // never for work that grows with the series. This works because state is split by owner:
 //
 //   - Double-buffered aggregates. Every Snapshot and Final starts a new epoch. Ingest writes
@@ -36,13 +36,15 @@
 //     series' samples (an unchanged series' from its last values).
 //   - Lock-free eviction. A series idle for the TTL is evicted by a compare-and-swap of its
 //     state from the epoch of its last claim to dead; a claim since the swap makes that fail,
-//     and the series is kept, so no point is lost. Ingest removes dead series from its maps
+//     and the series is kept, so no point is lost. Ingest removes dead series from its indexes
 //     itself, under its own lock and at its own pace: when a point or a new series meets one,
-//     or a new series takes its slot (a few map deletions per new series).
-//   - Entries live in fixed chunks that never move, so the flush reads them while ingest adds
-//     more. An evicted series' slot is reused only after the next Snapshot or Final has
-//     begun, when the caller no longer reads its staleness markers; its labels are in a
-//     tagset, which is never changed or reused, so whatever still points at it reads it whole.
+//     or a new series takes its slot (a few index deletions per new series).
+//   - Entries (and trends' histograms) live in fixed chunks that never move, so the flush
+//     reads them while ingest adds more; an entry names its metric and trend by number, in
+//     append-only lists whose headers the swap captures. An evicted series' slot is reused
+//     only after the next Snapshot or Final has begun, when the caller no longer reads its
+//     staleness markers; its labels are in a tagset, which is never changed or reused, so
+//     whatever still points at it reads it whole.
 //
 // So ingest waits for a flush at most for one swap, plus however long the runtime takes to
 // hand the lock over. BenchmarkIngestWait, with Snapshot looping on a busy 2-core machine,
@@ -96,7 +98,7 @@ type Options struct {
 	HistogramSchema int
 
 	// SymbolGroup keeps, per series, its remote-write 2.0 label refs pre-encoded against the
-	// symbol table of its group, runs of 256-slot chunks holding about SymbolGroup output
+	// symbol table of its group, runs of 256-slot units holding about SymbolGroup output
 	// series (see symbols.go, Sample.V2), so a 2.0 request is a group's table and its series'
 	// refs copied: pass the samples a request may hold. 0, for remote write 1.0, keeps none:
 	// a group costs its live label strings and a few bytes per label.
@@ -183,6 +185,7 @@ type Sink interface {
 
 // metric is one declared k6 metric.
 type metric struct {
+	num        uint16 // its number in Table.mlist (entry.metric)
 	name       string
 	kind       Kind
 	contains   Contains
@@ -201,14 +204,22 @@ type metric struct {
 // one block of every label but __name__ (AppendLabel output, sorted), shared by all its
 // output series, each of which adds its family's pre-encoded __name__ label at split when the
 // flush hands it out (Sample.Labels). The metric and the block are the series' canonical
-// identity: Table.canon maps their hash to the entry, and a hit is confirmed by comparing
-// blocks, so no second copy of the label set is kept for lookups.
+// identity: Table.tagsets finds the tagset of a block, and the tagset chains its series
+// (tsNext), at most one per metric, so neither a second copy of the label set nor an index
+// entry per series is kept for these lookups.
+//
+// An entry holds one pointer (ts) and packs the rest into 88 bytes: the metric and a trend's
+// histograms are numbers into the table's lists (metricAt, trendAt), not pointers.
 type entry struct {
 	// Identity: written by ingest, under the lock, when it takes the slot for a new series;
 	// read-only afterwards until the flush has evicted the series and freed the slot.
-	m  *metric
-	ts *tagset // the series' labels and raw tags, shared by the series of the same tags
-	tr *trend  // a trend's histograms and values; kept across slot reuse for the slot's next trend
+	ts     *tagset // the series' labels and raw tags, shared by the series of the same tags
+	metric uint16  // the series' metric: Table.mlist[metric]
+	listed bool    // the flush's (see below), here to pack the entry: reported by the flush; false for a free slot or a series not yet taken in
+	ownKey bool    // ingest's: Table.index holds the series' own raw key (ownRef), its name with ts.raw()
+	// tr is 1 + the number of the trend (Table.trendAt) holding a trend's histograms, 0 for
+	// none; kept across slot reuse for the slot's next trend.
+	tr int32
 
 	// state is the epoch ingest last claimed the series in (its first point of that epoch),
 	// or dead once the flush evicted it. The one field both sides write: ingest claims with a
@@ -217,8 +228,8 @@ type entry struct {
 	state atomic.Uint64
 
 	// Ingest's: read and written under the lock only.
-	firstKey  int32 // first raw key pointing here (several when DropLabels merged tag sets); -1 once unlinked
-	canonNext int32 // next entry in the same Table.canon chain, -1 at the end
+	firstKey int32 // first other raw key pointing here (tag sets merged by giving the same labels), -1 for none; linked while ownKey or firstKey >= 0
+	tsNext   int32 // next linked entry of the same tagset (tagset.first), -1 at the end
 
 	// f holds the float state, owned by kind. A counter, gauge or rate keeps in f[0:2] and
 	// f[2:4] the aggregate copies of epoch parity 0 and 1 (counter total, gauge last, rate
@@ -232,23 +243,27 @@ type entry struct {
 	nextFree int32
 
 	// The flush's: read and written by Snapshot and Final only, never under the lock.
-	lastGen uint32 // generation of the last point the flush has taken in (modulo 2^32)
-	listed  bool   // reported by the flush; false for a free slot or a series not yet taken in
+	lastGen uint32 // generation of the last point the flush has taken in (modulo 2^32); also listed, above
 }
 
-// tagset is a k6 tag set as the table keeps it: k6 gives the same tags to the points of many
+// maxMetrics is how many metrics a table takes: entry.metric is 16 bits.
+const maxMetrics = math.MaxUint16 + 1
+
+// tagset is a label block as the table keeps it: k6 gives the same tags to the points of many
 // metrics (the ten metrics of an HTTP request, a script's metrics tagged with one id), and
-// their series share one tagset. It never changes once made, and is never reused: ingest drops
-// it from Table.tagsets when its last series is unlinked, and the collector frees it once no
+// their series share one tagset, as do tag sets that give the same labels (DropLabels, tags in
+// another order). Its buf never changes once made, and it is never reused: ingest drops it
+// from Table.tagsets when its last series is unlinked, and the collector frees it once no
 // entry (which the flush may still read) points at it.
 type tagset struct {
 	// buf is the label block, every label but __name__, encoded and sorted (buf[:nlabels];
-	// __name__ goes at split), followed by the raw tags object: one allocation for both
-	// forms of the tags.
+	// __name__ goes at split), followed by the raw tags object it was first made from: one
+	// allocation for both forms of the tags.
 	buf     []byte
 	nlabels int32
 	split   int32   // buf[:split] sort before __name__, buf[split:nlabels] after it
 	uses    int32   // linked entries pointing here (ingest's)
+	first   int32   // first linked entry, chained by entry.tsNext; -1 when none (ingest's)
 	next    *tagset // next tagset in the same Table.tagsets chain (ingest's)
 }
 
@@ -258,7 +273,8 @@ func (ts *tagset) labels() []byte { return ts.buf[:ts.nlabels] }
 // raw returns the raw tags object.
 func (ts *tagset) raw() []byte { return ts.buf[ts.nlabels:] }
 
-// trend is the part of an entry only trends have, allocated once per slot.
+// trend is the part of an entry only trends have, made once per slot that ever holds a trend,
+// in fixed chunks (trendChunk) that never move, like the slots.
 type trend struct {
 	h      [2]histogram       // the aggregate copies per epoch parity (ingest's)
 	stats  *[]float64         // each trend stat as last computed, when entry.f is too small (the flush's)
@@ -269,9 +285,10 @@ type trend struct {
 const dead = math.MaxUint64
 
 // Slots live in fixed chunks that never move, so the flush can read an entry while ingest
-// adds entries to the table.
+// adds entries to the table. 1,024 slots of 88 bytes are exactly 11 pages of the Go heap (and
+// 1,024 raw keys one page, 1,024 symbol-id slices exactly a size class): no chunk rounds up.
 const (
-	chunkShift = 8
+	chunkShift = 10
 	chunkLen   = 1 << chunkShift
 	chunkMask  = chunkLen - 1
 )
@@ -282,26 +299,49 @@ type chunk [chunkLen]entry
 // slotAt returns slot i of the chunk directory dir.
 func slotAt(dir []*chunk, i int32) *entry { return &dir[i>>chunkShift][i&chunkMask] }
 
-// rawKey maps one (metric name, raw tags bytes) pair to its entry. Neither is stored here:
-// the name is the entry's metric's, and the tags are the tail of the entry's buf for the key
-// that created it (own), or in Table.extraTags for another tag set merged into the entry.
-// So raw keys hold no pointers, and the collector never scans them.
+// Trends live in chunks of 256: 224 bytes each, exactly 7 pages of the Go heap.
+const (
+	trendShift = 8
+	trendLen   = 1 << trendShift
+	trendMask  = trendLen - 1
+)
+
+// trendChunk is a fixed block of trends.
+type trendChunk [trendLen]trend
+
+// trendAt returns the trend of entry e (e.tr > 0) in the trend directory dir.
+func trendAt(dir []*trendChunk, e *entry) *trend {
+	i := e.tr - 1
+	return &dir[i>>trendShift][i&trendMask]
+}
+
+// A raw key is one (metric name, raw tags object) pair that leads to an entry: Table.index maps
+// its hash to its reference. Most series have one, their own: their metric's name with the raw
+// tags their tagset was made from (entry.ts.raw()), so it needs no record, only the entry's
+// number in its reference (ownRef | entry). Any other raw tags that give a series' labels (tags
+// in another order, tag sets merged by DropLabels) get a rawKey record, referenced as its
+// number plus one, with the tags in Table.extraTags. Both numbers stay below ownRef: slots and
+// keys are int32, and 2^31 of either would take tens of GiB.
+const ownRef = 1 << 31
+
+// rawKey is a raw key other than a series' own. Its name is the entry's metric's and its tags
+// are in Table.extraTags, so raw keys hold no pointers, and the collector never scans them.
 type rawKey struct {
 	entry int32
-	next  int32 // next key with the same hash, -1 at the end
-	sib   int32 // next key of the same entry, -1 at the end
-	own   bool  // the tags are the entry's tagset's (entry.ts.raw())
+	sib   int32 // next key of the same entry, -1 at the end; next free key once freed
 }
 
 // key returns raw key k.
 func (t *Table) key(k int32) *rawKey { return &t.keys[k>>chunkShift][k&chunkMask] }
 
-// tagsOf returns the raw tags object of key k, whose entry is e.
-func (t *Table) tagsOf(k int32, e *entry) []byte {
-	if t.key(k).own {
-		return e.ts.raw()
+// refEntry returns the entry a raw key reference leads to and the key's raw tags.
+func (t *Table) refEntry(ref uint32) (int32, []byte) {
+	if ref&ownRef != 0 {
+		ei := int32(ref &^ ownRef)
+		return ei, slotAt(t.slots, ei).ts.raw()
 	}
-	return t.extraTags[k]
+	k := int32(ref - 1)
+	return t.key(k).entry, t.extraTags[k]
 }
 
 // lbl is a candidate label of a new series.
@@ -335,15 +375,17 @@ type Table struct {
 	families map[string]struct{} // families in metaList
 
 	metrics map[string]*metric
-	index   map[uint64]int32    // hash of (name, raw tags) -> first rawKey
+	mlist   []*metric           // every metric, numbered by declaration (entry.metric); append-only
+	trends  []*trendChunk       // trend directory; append-only
+	ntrends int32               // trends handed out so far
+	index   keyIndex            // hash of (name, raw tags) -> raw key references (see ownRef)
 	keys    []*[chunkLen]rawKey // raw keys in fixed chunks, so the table never copies them to grow
 	// extraTags holds the raw tags of keys that are not their entry's own: tag sets that map
 	// to a series created by another (DropLabels merges, tags in another order).
 	extraTags map[int32][]byte
-	tagsets   map[uint64]*tagset // hash of a raw tags object -> its tagset, chained by next
+	tagsets   map[uint64]*tagset // hash of a label block -> its tagset, chained by next
 	nkeys     int32              // raw keys handed out so far
-	freeKey   int32              // first free rawKey, chained by next; -1 when none
-	canon     map[uint64]int32   // hash of metric name and label block -> first entry, chained by canonNext
+	freeKey   int32              // first free rawKey, chained by sib; -1 when none
 	slots     []*chunk           // chunk directory; append-only
 	nslots    int32              // slots handed out so far
 	reuse     int32              // first slot evicted by the flush and handed over, -1 when none
@@ -364,8 +406,14 @@ type Table struct {
 	sameLayout    atomic.Bool
 
 	groups     []*symGroup           // 2.0 symbol groups (Options.SymbolGroup), by index
-	chunkGroup []int32               // by chunk: the index of its symbol group (see groupOf)
+	chunkGroup []int32               // by unit of groupUnit slots: the index of its symbol group (see groupOf)
 	symDir     []*[chunkLen]slotRefs // per slot: its series' 2.0 label refs (see symSlot)
+
+	// The metric list and trend directory as the last swap captured them: every series the
+	// flush reads was made before it, so its metric and trend are in them.
+	fmlist  []*metric
+	ftrends []*trendChunk
+
 	// pendHead..pendTail chains (by nextFree) the slots evicted by the last Snapshot or Final,
 	// kept from reuse until the caller is done with their label blocks; -1 when none.
 	pendHead, pendTail int32
@@ -407,8 +455,6 @@ func NewTable(opts Options) (*Table, error) {
 		families:   make(map[string]struct{}),
 		metrics:    make(map[string]*metric),
 		seed:       maphash.MakeSeed(),
-		index:      make(map[uint64]int32),
-		canon:      make(map[uint64]int32),
 		extraTags:  make(map[int32][]byte),
 		tagsets:    make(map[uint64]*tagset),
 		freeKey:    -1,
@@ -465,12 +511,16 @@ func (t *Table) Declare(name string, kind Kind, contains Contains) error {
 	if kind < Counter || kind > Trend || contains > Data {
 		return fmt.Errorf("series: metric %q: invalid kind %d or contains %d", name, kind, contains)
 	}
-	m := &metric{name: name, kind: kind, contains: contains}
+	if len(t.mlist) == maxMetrics {
+		return fmt.Errorf("series: metric %q: the table holds %d metrics, its most", name, maxMetrics)
+	}
+	m := &metric{name: name, kind: kind, contains: contains, num: uint16(len(t.mlist))}
 	m.outNames, m.metas = t.familiesOf(name, kind, contains)
 	for _, out := range m.outNames {
 		m.nameLabels = append(m.nameLabels, encoder.AppendLabel(nil, "__name__", out))
 	}
 	t.metrics[name] = m
+	t.mlist = append(t.mlist, m)
 	for _, md := range m.metas {
 		if _, dup := t.families[md.Family]; !dup {
 			t.families[md.Family] = struct{}{}
@@ -496,7 +546,7 @@ func (t *Table) hash(name, rawTags []byte) uint64 {
 	return withName(maphash.Bytes(t.seed, rawTags), maphash.Bytes(t.seed, name))
 }
 
-// withName is a raw key's hash from the hashes of its tags object (the tagsets key) and name.
+// withName is a raw key's hash from the hashes of its tags object and name.
 func withName(tagsHash, nameHash uint64) uint64 {
 	return tagsHash ^ (nameHash * 0x9e3779b97f4a7c15)
 }
@@ -526,16 +576,11 @@ func (t *Table) lookup(name, rawTags []byte) int32 {
 
 // lookupHashed is lookup for a caller that has the key's hash already.
 func (t *Table) lookupHashed(name, rawTags []byte, h uint64) int32 {
-	k, ok := t.index[h]
-	if !ok {
-		return -1
-	}
-	for k >= 0 {
-		rk := t.key(k)
-		if e := slotAt(t.slots, rk.entry); bytes.Equal(t.tagsOf(k, e), rawTags) && e.m.name == string(name) {
-			return rk.entry
+	for ref, i := t.index.candidate(h, t.index.home(h)); ref != 0; ref, i = t.index.candidate(h, i+1) {
+		ei, tags := t.refEntry(ref)
+		if bytes.Equal(tags, rawTags) && t.mlist[slotAt(t.slots, ei).metric].name == string(name) {
+			return ei
 		}
-		k = rk.next
 	}
 	return -1
 }
@@ -556,8 +601,9 @@ func (t *Table) claim(ei int32) bool {
 	}
 	p := t.epoch & 1
 	if w&1 != p {
-		if e.m.kind == Trend { // e.tr may also be a former trend's, kept for the slot's next trend
-			e.tr.h[p].syncFrom(&e.tr.h[p^1])
+		if t.mlist[e.metric].kind == Trend { // e.tr may also be a former trend's, kept for the slot's next trend
+			tr := trendAt(t.trends, e)
+			tr.h[p].syncFrom(&tr.h[p^1])
 		} else {
 			copy(e.f[2*p:2*p+2], e.f[2*(p^1):2*(p^1)+2])
 		}
@@ -570,7 +616,8 @@ func (t *Table) claim(ei int32) bool {
 // does not read; the caller claimed e.
 func (t *Table) apply(e *entry, v float64) {
 	a := e.f[2*(t.epoch&1) : 2*(t.epoch&1)+2]
-	switch e.m.kind {
+	m := t.mlist[e.metric]
+	switch m.kind {
 	case Counter:
 		a[0] += v
 	case Gauge:
@@ -581,10 +628,10 @@ func (t *Table) apply(e *entry, v float64) {
 		}
 		a[1]++
 	case Trend:
-		if e.m.contains == Time {
+		if m.contains == Time {
 			v /= 1000
 		}
-		e.tr.h[t.epoch&1].observe(v)
+		trendAt(t.trends, e).h[t.epoch&1].observe(v)
 	}
 }
 
@@ -592,14 +639,21 @@ func (t *Table) apply(e *entry, v float64) {
 // (a series evicted earlier starts fresh: its counter restarts from 0, like a restarted
 // process, which Prometheus' rate() handles). rawTags is the tags object exactly as Observe
 // saw it; tags are its decoded pairs. It returns ErrUndeclared (wrapped) for an unknown
-// metric. The caller holds the lock.
+// metric. The caller holds the lock; Insert lets go of it while it doubles its raw-key index
+// (tens of milliseconds at a million keys), so a flush never waits for that.
 func (t *Table) Insert(name, rawTags []byte, tags []Tag, v float64) error {
 	m := t.metrics[string(name)]
 	if m == nil {
 		return fmt.Errorf("series: metric %q: %w", name, ErrUndeclared)
 	}
-	th := maphash.Bytes(t.seed, rawTags) // hashed once for the raw key and the tagset
-	h := withName(th, maphash.Bytes(t.seed, name))
+	if t.index.full() {
+		// Only ingest touches the index, and nothing of this point is under way yet: a swap
+		// meanwhile is one between two points, as between two blocks.
+		t.mu.Unlock()
+		t.index.grow()
+		t.mu.Lock()
+	}
+	h := t.hash(name, rawTags)
 	if old := t.lookupHashed(name, rawTags, h); old >= 0 {
 		if t.claim(old) {
 			t.apply(slotAt(t.slots, old), v)
@@ -608,17 +662,22 @@ func (t *Table) Insert(name, rawTags []byte, tags []Tag, v float64) error {
 		t.unlink(old) // evicted: the series starts afresh
 	}
 	split := t.buildLabels(tags)
-	ch := t.canonHash(m, t.scratch)
-	ei := t.findCanon(m, ch)
+	lh := maphash.Bytes(t.seed, t.scratch)
+	ts := t.findTagset(lh)
+	ei := ts.entryOf(t.slots, t.mlist, m)
 	if ei >= 0 && !t.claim(ei) {
 		t.unlink(ei) // another tag set of the same series, evicted
 		ei = -1
 	}
-	own := ei < 0
-	if own {
-		ei = t.newEntry(m, split, ch, rawTags, th)
+	if ei < 0 {
+		ei = t.takeSlot() // may unlink an evicted series, and with it ts's last use
+		if ts == nil || ts.uses == 0 {
+			// No linked series has these labels: an unused tagset left Table.tagsets.
+			ts = t.newTagset(rawTags, lh, split)
+		}
+		t.newEntry(ei, m, ts)
 	}
-	t.addKey(rawTags, h, ei, own)
+	t.addKey(rawTags, h, ei, bytes.Equal(ts.raw(), rawTags))
 	t.apply(slotAt(t.slots, ei), v)
 	return nil
 }
@@ -671,24 +730,29 @@ func (t *Table) buildLabels(tags []Tag) int32 {
 	return split
 }
 
-// canonHash hashes a series' identity: its metric and label block.
-func (t *Table) canonHash(m *metric, block []byte) uint64 {
-	return maphash.Bytes(t.seed, block) ^ (maphash.String(t.seed, m.name) * 0x9e3779b97f4a7c15)
+// findTagset returns the tagset of the label block in t.scratch (h its hash) that linked
+// series use, or nil.
+func (t *Table) findTagset(h uint64) *tagset {
+	for ts := t.tagsets[h]; ts != nil; ts = ts.next {
+		if bytes.Equal(ts.labels(), t.scratch) {
+			return ts
+		}
+	}
+	return nil
 }
 
-// findCanon returns the entry of metric m whose label block is t.scratch, live or evicted but
-// not yet unlinked, or -1; h is their canonHash.
-func (t *Table) findCanon(m *metric, h uint64) int32 {
-	ei, ok := t.canon[h]
-	if !ok {
+// entryOf returns the linked entry of metric m in ts (nil: none), live or evicted but not yet
+// unlinked, or -1; dir is the slot directory, mlist the metric list.
+func (ts *tagset) entryOf(dir []*chunk, mlist []*metric, m *metric) int32 {
+	if ts == nil {
 		return -1
 	}
-	for ei >= 0 {
-		e := slotAt(t.slots, ei)
-		if e.m == m && bytes.Equal(e.ts.labels(), t.scratch) {
+	for ei := ts.first; ei >= 0; {
+		e := slotAt(dir, ei)
+		if mlist[e.metric] == m {
 			return ei
 		}
-		ei = e.canonNext
+		ei = e.tsNext
 	}
 	return -1
 }
@@ -715,55 +779,73 @@ func (t *Table) tagName(b []byte) string {
 	return name
 }
 
-// newEntry creates a live entry for metric m with the label block in t.scratch (__name__ at
-// split; ch its canonHash) and raw tags object rawTags (th its hash), claimed and listed as
-// changed in the current epoch. It reuses the slot (and buffers) of a series the flush evicted
-// when there is one, unlinking it first if no point did so meanwhile.
-func (t *Table) newEntry(m *metric, split int32, ch uint64, rawTags []byte, th uint64) int32 {
+// takeSlot returns a slot for a new series: the slot (and buffers) of a series the flush
+// evicted when there is one, unlinked first if no point did so meanwhile, else a new one.
+func (t *Table) takeSlot() int32 {
 	ei := t.reuse
 	if ei >= 0 {
 		t.reuse = slotAt(t.slots, ei).nextFree
 		t.unlink(ei)
-	} else {
-		if int(t.nslots) == len(t.slots)*chunkLen {
-			t.slots = append(t.slots, new(chunk))
-		}
-		ei = t.nslots
-		t.nslots++
+		return ei
 	}
+	if int(t.nslots) == len(t.slots)*chunkLen {
+		t.slots = append(t.slots, new(chunk))
+	}
+	ei = t.nslots
+	t.nslots++
+	return ei
+}
+
+// newEntry makes slot ei (from takeSlot) a live entry for metric m with the labels of ts, a
+// linked tagset with no entry of m, claimed and listed as changed in the current epoch.
+func (t *Table) newEntry(ei int32, m *metric, ts *tagset) {
 	e := slotAt(t.slots, ei)
-	e.m = m
+	e.metric = m.num
+	e.ownKey = false
 	e.firstKey = -1
-	e.ts = t.tagsetOf(rawTags, th, split)
-	e.ts.uses++
-	e.canonNext = -1
-	if head, ok := t.canon[ch]; ok {
-		e.canonNext = head
-	}
-	t.canon[ch] = ei
+	e.ts = ts
+	ts.uses++
+	e.tsNext = ts.first
+	ts.first = ei
 
 	p := t.epoch & 1
 	if m.kind != Trend {
 		e.f[2*p], e.f[2*p+1] = 0, 0
 	} else {
-		if e.tr == nil {
-			e.tr = new(trend) // its buckets are reused by every later trend of this slot
+		if e.tr == 0 {
+			e.tr = t.newTrend() // its buckets are reused by every later trend of this slot
 		}
-		e.tr.h[p].reset(t.maxBuckets, t.histSchema)
+		trendAt(t.trends, e).h[p].reset(t.maxBuckets, t.histSchema)
 	}
 	e.state.Store(t.epoch)
 	t.changed[p] = append(t.changed[p], ei)
 	t.live.Add(1)
-	return ei
+}
+
+// newTrend returns entry.tr of a new, empty trend.
+func (t *Table) newTrend() int32 {
+	if int(t.ntrends) == len(t.trends)*trendLen {
+		t.trends = append(t.trends, new(trendChunk))
+	}
+	t.ntrends++
+	return t.ntrends
 }
 
 // addKey makes a raw key with tags rawTags and hash h point at entry ei; own says the tags are
-// the ones ei was created with, kept in its buf.
+// its tagset's raw tags, which makes it the entry's own key.
 func (t *Table) addKey(rawTags []byte, h uint64, ei int32, own bool) {
+	e := slotAt(t.slots, ei)
+	if own {
+		if !e.ownKey { // else already there: lookup would have found it
+			e.ownKey = true
+			t.index.add(h, ownRef|uint32(ei))
+		}
+		return
+	}
 	var k int32
 	if t.freeKey >= 0 {
 		k = t.freeKey
-		t.freeKey = t.key(k).next
+		t.freeKey = t.key(k).sib
 	} else {
 		if int(t.nkeys) == len(t.keys)*chunkLen {
 			t.keys = append(t.keys, new([chunkLen]rawKey))
@@ -772,17 +854,9 @@ func (t *Table) addKey(rawTags []byte, h uint64, ei int32, own bool) {
 		t.nkeys++
 	}
 	rk := t.key(k)
-	rk.own = own
-	if !own {
-		t.extraTags[k] = append([]byte(nil), rawTags...)
-	}
+	t.extraTags[k] = append([]byte(nil), rawTags...)
 	rk.entry = ei
-	rk.next = -1
-	if head, ok := t.index[h]; ok {
-		rk.next = head
-	}
-	t.index[h] = k
-	e := slotAt(t.slots, ei)
+	t.index.add(h, uint32(k)+1)
 	rk.sib = e.firstKey
 	e.firstKey = k
 }
@@ -791,26 +865,9 @@ func (t *Table) addKey(rawTags []byte, h uint64, ei int32, own bool) {
 func (t *Table) removeKey(k int32) {
 	rk := t.key(k)
 	e := slotAt(t.slots, rk.entry)
-	h := t.hashString(e.m.name, t.tagsOf(k, e))
-	head := t.index[h]
-	if head == k {
-		if rk.next < 0 {
-			delete(t.index, h)
-		} else {
-			t.index[h] = rk.next
-		}
-	} else {
-		for p := head; p >= 0; p = t.key(p).next {
-			if t.key(p).next == k {
-				t.key(p).next = rk.next
-				break
-			}
-		}
-	}
-	if !rk.own {
-		delete(t.extraTags, k)
-	}
-	rk.next = t.freeKey // a free list, not a slice: unlink runs under the lock and must not allocate
+	t.index.remove(t.hashString(t.mlist[e.metric].name, t.extraTags[k]), uint32(k)+1)
+	delete(t.extraTags, k)
+	rk.sib = t.freeKey // a free list, not a slice: unlink runs under the lock and must not allocate
 	t.freeKey = k
 }
 
@@ -819,8 +876,12 @@ func (t *Table) removeKey(k int32) {
 // when a new series takes its slot. Until then its keys only lead to a dead entry.
 func (t *Table) unlink(ei int32) {
 	e := slotAt(t.slots, ei)
-	if e.firstKey < 0 {
+	if !e.ownKey && e.firstKey < 0 {
 		return
+	}
+	if e.ownKey {
+		t.index.remove(t.hashString(t.mlist[e.metric].name, e.ts.raw()), ownRef|uint32(ei))
+		e.ownKey = false
 	}
 	for k := e.firstKey; k >= 0; {
 		next := t.key(k).sib
@@ -828,17 +889,12 @@ func (t *Table) unlink(ei int32) {
 		k = next
 	}
 	e.firstKey = -1
-	h := t.canonHash(e.m, e.ts.labels())
-	if head := t.canon[h]; head == ei {
-		if e.canonNext < 0 {
-			delete(t.canon, h)
-		} else {
-			t.canon[h] = e.canonNext
-		}
+	if ts := e.ts; ts.first == ei {
+		ts.first = e.tsNext
 	} else {
-		for p := head; p >= 0; p = slotAt(t.slots, p).canonNext {
-			if q := slotAt(t.slots, p); q.canonNext == ei {
-				q.canonNext = e.canonNext
+		for p := ts.first; p >= 0; p = slotAt(t.slots, p).tsNext {
+			if q := slotAt(t.slots, p); q.tsNext == ei {
+				q.tsNext = e.tsNext
 				break
 			}
 		}
@@ -846,19 +902,12 @@ func (t *Table) unlink(ei int32) {
 	t.releaseTagset(e.ts) // e.ts itself stays: the flush may still read it for staleness markers
 }
 
-// tagsetOf returns the tagset of raw tags object rawTags (hash h), whose label block
-// (__name__ at split) is in t.scratch, making it if no linked series has these tags. A raw
-// tags object always gives the same label block (tag names map to labels alike, the const
-// labels are fixed), so the raw tags alone identify a tagset.
-func (t *Table) tagsetOf(rawTags []byte, h uint64, split int32) *tagset {
-	for ts := t.tagsets[h]; ts != nil; ts = ts.next {
-		if bytes.Equal(ts.raw(), rawTags) {
-			return ts
-		}
-	}
+// newTagset makes the tagset of the label block in t.scratch (__name__ at split; h its hash),
+// first seen in raw tags object rawTags, which findTagset did not find.
+func (t *Table) newTagset(rawTags []byte, h uint64, split int32) *tagset {
 	buf := make([]byte, 0, len(t.scratch)+len(rawTags)) // exactly: append would round up twice
 	buf = append(append(buf, t.scratch...), rawTags...)
-	ts := &tagset{buf: buf, nlabels: int32(len(t.scratch)), split: split, next: t.tagsets[h]}
+	ts := &tagset{buf: buf, nlabels: int32(len(t.scratch)), split: split, first: -1, next: t.tagsets[h]}
 	t.tagsets[h] = ts
 	return ts
 }
@@ -869,7 +918,7 @@ func (t *Table) releaseTagset(ts *tagset) {
 	if ts.uses--; ts.uses > 0 {
 		return
 	}
-	h := maphash.Bytes(t.seed, ts.raw())
+	h := maphash.Bytes(t.seed, ts.labels())
 	if head := t.tagsets[h]; head == ts {
 		if ts.next == nil {
 			delete(t.tagsets, h)

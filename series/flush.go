@@ -43,21 +43,22 @@ func (t *Table) snapshot(dst []Sample, sink Sink) []Sample {
 	dir, n, epoch := t.swap()
 	group := -1
 	for i := range n {
-		if t.groupOuts > 0 && i&chunkMask == 0 {
+		if t.groupOuts > 0 && i&(groupUnit-1) == 0 {
 			dst, group = t.startGroup(dst, i, group, sink)
 		}
 		e := slotAt(dir, i)
 		if !e.listed {
 			continue
 		}
-		dst = emit(dst, len(e.m.outNames), sink)
+		m := t.fmlist[e.metric]
+		dst = emit(dst, len(m.outNames), sink)
 		from := len(dst)
 		if t.ttl > 0 && uint64(uint32(t.gen)-e.lastGen) >= t.ttl && t.evict(dir, i, epoch) {
-			dst = appendStale(dst, e)
+			dst = appendStale(dst, e, m)
 		} else {
-			dst = t.appendValues(dst, e)
+			dst = t.appendValues(dst, e, m)
 		}
-		dst = t.withRefs(dst, from, i, e)
+		dst = t.withRefs(dst, from, i, e, m)
 	}
 	t.gen++
 	return emit(dst, cap(dst)+1, sink)
@@ -82,13 +83,14 @@ func (t *Table) final(dst []Sample, sink Sink) []Sample {
 	dir, n, epoch := t.swap()
 	group := -1
 	for i := range n {
-		if t.groupOuts > 0 && i&chunkMask == 0 {
+		if t.groupOuts > 0 && i&(groupUnit-1) == 0 {
 			dst, group = t.startGroup(dst, i, group, sink)
 		}
 		if e := slotAt(dir, i); e.listed {
-			dst = emit(dst, len(e.m.outNames), sink)
+			m := t.fmlist[e.metric]
+			dst = emit(dst, len(m.outNames), sink)
 			if t.evict(dir, i, epoch) {
-				dst = t.withRefs(appendStale(dst, e), len(dst), i, e)
+				dst = t.withRefs(appendStale(dst, e, m), len(dst), i, e, m)
 			}
 		}
 	}
@@ -124,6 +126,7 @@ func (t *Table) swap() ([]*chunk, int32, uint64) {
 		t.pendHead, t.pendTail = -1, -1
 	}
 	dir, n := t.slots, t.nslots
+	t.fmlist, t.ftrends = t.mlist, t.trends
 	t.mu.Unlock()
 
 	same := t.gen > 0 && !t.layoutChanged
@@ -155,19 +158,19 @@ func (t *Table) SameLayout() bool { return t.sameLayout.Load() }
 // takeIn updates the flush's values of e from its aggregate copy of parity p, which ingest
 // does not write during this epoch.
 func (t *Table) takeIn(e *entry, p uint64) {
-	m := e.m
 	e.listed = true
 	e.lastGen = uint32(t.gen)
-	switch m.kind {
+	switch t.fmlist[e.metric].kind {
 	case Counter, Gauge, Rate:
 		e.f[4], e.f[5] = e.f[2*p], e.f[2*p+1]
 	case Trend:
-		h := &e.tr.h[p]
+		tr := trendAt(t.ftrends, e)
+		h := &tr.h[p]
 		if t.native {
-			if e.tr.native == nil {
-				e.tr.native = new(encoder.Histogram) // its slices are reused by every later trend of this slot
+			if tr.native == nil {
+				tr.native = new(encoder.Histogram) // its slices are reused by every later trend of this slot
 			}
-			h.toNative(e.tr.native, t.histSchema)
+			h.toNative(tr.native, t.histSchema)
 			break
 		}
 		stats := t.statsOf(e)
@@ -184,46 +187,47 @@ func (t *Table) statsOf(e *entry) []float64 {
 	if n <= len(e.f) {
 		return e.f[:n]
 	}
-	if e.tr.stats == nil {
+	tr := trendAt(t.ftrends, e)
+	if tr.stats == nil {
 		stats := make([]float64, n)
-		e.tr.stats = &stats
+		tr.stats = &stats
 	}
-	return *e.tr.stats
+	return *tr.stats
 }
 
-// labelsOf returns output series j's labels: e's block around its family's __name__ label.
-func labelsOf(e *entry, j int) encoder.Labels {
+// labelsOf returns output series j's labels: e's block around its family's __name__ label
+// (m is e's metric).
+func labelsOf(e *entry, m *metric, j int) encoder.Labels {
 	ts := e.ts
-	return encoder.Labels{Head: ts.buf[:ts.split], Name: e.m.nameLabels[j], Tail: ts.buf[ts.split:ts.nlabels]}
+	return encoder.Labels{Head: ts.buf[:ts.split], Name: m.nameLabels[j], Tail: ts.buf[ts.split:ts.nlabels]}
 }
 
-// appendValues appends the current value of each output series of e.
-func (t *Table) appendValues(dst []Sample, e *entry) []Sample {
-	m := e.m
+// appendValues appends the current value of each output series of e, whose metric is m.
+func (t *Table) appendValues(dst []Sample, e *entry, m *metric) []Sample {
 	switch m.kind {
 	case Counter, Gauge:
-		return append(dst, Sample{Labels: labelsOf(e, 0), Value: e.f[4], Meta: &m.metas[0]})
+		return append(dst, Sample{Labels: labelsOf(e, m, 0), Value: e.f[4], Meta: &m.metas[0]})
 	case Rate:
 		passes, total := e.f[4], e.f[5]
 		return append(dst,
-			Sample{Labels: labelsOf(e, 0), Value: passes / total, Meta: &m.metas[0]},
-			Sample{Labels: labelsOf(e, 1), Value: passes, Meta: &m.metas[1]},
-			Sample{Labels: labelsOf(e, 2), Value: total, Meta: &m.metas[2]})
+			Sample{Labels: labelsOf(e, m, 0), Value: passes / total, Meta: &m.metas[0]},
+			Sample{Labels: labelsOf(e, m, 1), Value: passes, Meta: &m.metas[1]},
+			Sample{Labels: labelsOf(e, m, 2), Value: total, Meta: &m.metas[2]})
 	}
 	if t.native {
-		return append(dst, Sample{Labels: labelsOf(e, 0), Hist: e.tr.native, Meta: &m.metas[0]})
+		return append(dst, Sample{Labels: labelsOf(e, m, 0), Hist: trendAt(t.ftrends, e).native, Meta: &m.metas[0]})
 	}
 	for j, v := range t.statsOf(e) {
-		dst = append(dst, Sample{Labels: labelsOf(e, j), Value: v, Meta: &m.metas[j]})
+		dst = append(dst, Sample{Labels: labelsOf(e, m, j), Value: v, Meta: &m.metas[j]})
 	}
 	return dst
 }
 
 // appendStale appends a staleness marker for each output series of e: a float StaleNaN even
-// for a native-histogram series, as Prometheus' own scrape loop writes it.
-func appendStale(dst []Sample, e *entry) []Sample {
-	for j := range e.m.nameLabels {
-		dst = append(dst, Sample{Labels: labelsOf(e, j), Value: staleNaN(), Meta: &e.m.metas[j]})
+// for a native-histogram series, as Prometheus' own scrape loop writes it; m is e's metric.
+func appendStale(dst []Sample, e *entry, m *metric) []Sample {
+	for j := range m.nameLabels {
+		dst = append(dst, Sample{Labels: labelsOf(e, m, j), Value: staleNaN(), Meta: &m.metas[j]})
 	}
 	return dst
 }

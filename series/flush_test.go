@@ -148,7 +148,7 @@ func TestEvictSparesAPointAfterTheSwap(t *testing.T) {
 	var got []Sample
 	for i := range n {
 		if e := slotAt(dir, i); e.listed && !tbl.evict(dir, i, epoch) {
-			got = tbl.appendValues(got, e)
+			got = tbl.appendValues(got, e, tbl.fmlist[e.metric])
 		}
 	}
 	tbl.gen++

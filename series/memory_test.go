@@ -5,8 +5,10 @@ import (
 	"runtime"
 	"runtime/metrics"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/VictoriaMetrics/easyproto"
 
@@ -101,7 +103,7 @@ func (s *seriesSource) of(id int) ([]byte, []Tag) {
 //     before a Snapshot evicts, and the 10,000 it evicted, whose label blocks the caller may
 //     read until the next Snapshot; later series reuse those slots;
 //   - the live heap after a full GC at generation 200 is within 10% of generation 50's, and
-//     below 100 MiB (measured: 87-90 MiB, about 1.1 KiB per slot, most of it each series' label
+//     below 100 MiB (measured: 81-83 MiB, about 1.1 KiB per slot, most of it each series' label
 //     block and raw tags object, which carry k6's ten http labels): memory depends on the
 //     live series, not on how many there were.
 //
@@ -209,7 +211,7 @@ func TestBoundedMemory(t *testing.T) {
 // TestHeapPerSeries measures the live heap of a table holding 20,000 ids of the four metric
 // types (k6's custom-metrics shape: a counter, a gauge, a rate and a time trend with five
 // stats, tags group="", id and scenario, one const label), three points each, and checks
-// that it stays under 350 bytes per k6 series (measured: 300). The whole-process comparison
+// that it stays under 240 bytes per k6 series (measured: 221). The whole-process comparison
 // (benchmarks/cmd/compare) runs the same shape through real k6; this keeps its main cost in
 // an ordinary test.
 func TestHeapPerSeries(t *testing.T) {
@@ -218,7 +220,7 @@ func TestHeapPerSeries(t *testing.T) {
 	}
 	const (
 		ids      = 20_000
-		maxBytes = 350
+		maxBytes = 240
 	)
 	base := liveHeap()
 	tbl := mustTable(t, Options{TrendStats: []string{"p(50)", "p(90)", "p(99)", "avg", "max"}, ConstLabels: []Label{{"testid", "heap"}}})
@@ -261,4 +263,44 @@ func TestHeapPerSeries(t *testing.T) {
 	}
 	runtime.KeepAlive(tbl)
 	runtime.KeepAlive(buf)
+}
+
+// TestChunkSizes checks the sizes the table's memory per series rests on: an entry packed into
+// 88 bytes and every fixed chunk exactly a size the Go heap allocates without rounding up (a
+// whole number of 8 KiB pages).
+func TestChunkSizes(t *testing.T) {
+	const page = 8192
+	for _, tc := range []struct {
+		name      string
+		size, max uintptr
+		pages     bool
+	}{
+		{"entry", unsafe.Sizeof(entry{}), 88, false},
+		{"slot chunk", unsafe.Sizeof(chunk{}), 11 * page, true},
+		{"trend chunk", unsafe.Sizeof(trendChunk{}), 7 * page, true},
+		{"raw key chunk", unsafe.Sizeof([chunkLen]rawKey{}), 8192, true},
+	} {
+		if tc.size > tc.max || (tc.pages && tc.size%page != 0) {
+			t.Errorf("%s: %d bytes, want at most %d%s", tc.name, tc.size, tc.max, map[bool]string{true: " in whole pages"}[tc.pages])
+		}
+	}
+}
+
+// TestDeclareAtMostMaxMetrics: entry.metric numbers metrics in 16 bits, so the table refuses
+// the metric past maxMetrics rather than mix two up.
+func TestDeclareAtMostMaxMetrics(t *testing.T) {
+	tbl := mustTable(t, Options{})
+	tbl.Lock()
+	defer tbl.Unlock()
+	for i := range maxMetrics {
+		if err := tbl.Declare("m"+strconv.Itoa(i), Counter, Default); err != nil {
+			t.Fatalf("metric %d: %v", i, err)
+		}
+	}
+	if err := tbl.Declare("one_more", Counter, Default); err == nil || !strings.Contains(err.Error(), "65536 metrics") {
+		t.Errorf("metric %d: error %v, want the table's limit", maxMetrics, err)
+	}
+	if err := tbl.Declare("m0", Counter, Default); err != nil { // a redeclaration is no new metric
+		t.Errorf("redeclaring m0: %v", err)
+	}
 }

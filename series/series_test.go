@@ -2,6 +2,7 @@ package series
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"sort"
 	"strings"
@@ -678,5 +679,79 @@ func TestTagsetsShared(t *testing.T) {
 	defer tbl.Unlock()
 	if n := len(tbl.tagsets); n != old+2 {
 		t.Errorf("%d tagsets after the %d old slots were reused by %d new series, want only theirs", n, old, old+2)
+	}
+}
+
+// TestTagsetsByLabels checks that tag sets giving the same labels share one tagset and one
+// series per metric, also when the slot a new series takes held the last series of the tagset
+// it looked up (the tagset leaves the table then, and the series must not be linked to it).
+func TestTagsetsByLabels(t *testing.T) {
+	type point struct {
+		metric string
+		pairs  []string
+	}
+	ab := []string{"id", "1", "url", "/x"}
+	ba := []string{"url", "/x", "id", "1"}
+	for _, tc := range []struct {
+		name    string
+		before  []point // then three Snapshots: with TTL 1 their series are evicted, their slots free
+		points  []point
+		want    map[string]float64
+		tagsets int
+	}{
+		{
+			name:    "tags in another order",
+			points:  []point{{"a", ab}, {"a", ba}, {"b", ba}},
+			want:    map[string]float64{"__name__=k6_a_total,id=1,url=/x": 2, "__name__=k6_b_total,id=1,url=/x": 1},
+			tagsets: 1,
+		},
+		{
+			name:    "evicted with two raw forms, then both again",
+			before:  []point{{"a", ab}, {"a", ba}, {"b", ba}},
+			points:  []point{{"a", ba}, {"a", ab}, {"a", ba}, {"b", ab}},
+			want:    map[string]float64{"__name__=k6_a_total,id=1,url=/x": 3, "__name__=k6_b_total,id=1,url=/x": 1},
+			tagsets: 1,
+		},
+		{
+			name:    "reused slot held the tagset's last series",
+			before:  []point{{"a", ab}},
+			points:  []point{{"b", ab}, {"b", ba}, {"a", ba}},
+			want:    map[string]float64{"__name__=k6_a_total,id=1,url=/x": 1, "__name__=k6_b_total,id=1,url=/x": 2},
+			tagsets: 1,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tbl := mustTable(t, Options{TTL: 1})
+			declare(t, tbl, "a", Counter, Default)
+			declare(t, tbl, "b", Counter, Default)
+			if len(tc.before) > 0 {
+				for _, p := range tc.before {
+					put(t, tbl, p.metric, 1, p.pairs...)
+				}
+				for range 3 {
+					tbl.Snapshot(nil, time.Now())
+				}
+			}
+			for _, p := range tc.points {
+				put(t, tbl, p.metric, 1, p.pairs...)
+			}
+			got := snapshotMap(t, tbl.Snapshot(nil, time.Now())) // fails on a duplicate series
+			if !maps.Equal(got, tc.want) {
+				t.Errorf("samples %v, want %v", got, tc.want)
+			}
+			if n := len(tbl.tagsets); n != tc.tagsets {
+				t.Errorf("%d tagsets, want %d", n, tc.tagsets)
+			}
+			// Every key in the index is a linked series' own key or an extra key, none left over.
+			own := 0
+			for i := range tbl.nslots {
+				if slotAt(tbl.slots, i).ownKey {
+					own++
+				}
+			}
+			if tbl.index.n != own+len(tbl.extraTags) {
+				t.Errorf("index holds %d keys, want %d own and %d other", tbl.index.n, own, len(tbl.extraTags))
+			}
+		})
 	}
 }

@@ -8,10 +8,10 @@ import (
 
 // Symbol groups for remote write 2.0
 //
-// With Options.SymbolGroup the table partitions its slots into groups, runs of whole chunks
-// (slots never move, so a series stays in its group for life): a chunk joins the group of the
-// chunk before it when that group's output series, and as many again as its chunks hold on
-// average, fit in SymbolGroup; else it starts a new group. So a group fills about one
+// With Options.SymbolGroup the table partitions its slots into groups, runs of whole units of
+// groupUnit slots (slots never move, so a series stays in its group for life): a unit joins the
+// group of the unit before it when that group's output series, and as many again as its units
+// hold on average, fit in SymbolGroup; else it starts a new group. So a group fills about one
 // request, whatever the mix of metrics (a rate makes three output series, a trend one per
 // stat); slots reused by series of other metrics can overfill it, and a request is then
 // split, each part carrying the group's table. Each group owns an append-only
@@ -36,7 +36,7 @@ type symGroup struct {
 	syms    encoder.SymbolTable
 	stamp   uint32 // advanced by every rebuild: famRefs of another stamp are void
 	samples int    // samples the group handed out in the flush so far (the last one, at its start)
-	lo, hi  int32  // its chunks: lo..hi-1
+	lo, hi  int32  // its units of groupUnit slots: lo..hi-1
 	outs    int    // output series of its series whose refs are live
 }
 
@@ -81,10 +81,10 @@ func (v *V2Labels) Refs() encoder.LabelRefs {
 // Meta returns the sample's family's metadata field, pre-encoded.
 func (v *V2Labels) Meta() []byte { return v.out.meta }
 
-// groupOf returns the index of slot i's group, giving the chunks up to i's their groups
+// groupOf returns the index of slot i's group, giving the units up to i's their groups
 // when new (see the comment at the top of this file).
 func (t *Table) groupOf(i int32) int {
-	c := i >> chunkShift
+	c := i >> groupShift
 	for int(c) >= len(t.chunkGroup) {
 		k := int32(len(t.chunkGroup))
 		if n := len(t.groups); n > 0 {
@@ -141,7 +141,7 @@ func (t *Table) assignRefs(i int32, e *entry) {
 		panic(fmt.Sprintf("series: label block does not decode: %v", err))
 	}
 	r.live = true
-	r.outs = int32(len(e.m.outNames))
+	r.outs = int32(len(t.fmlist[e.metric].outNames))
 	g.outs += int(r.outs)
 }
 
@@ -156,7 +156,7 @@ func (t *Table) compactGroups(dir []*chunk, n int32) {
 		g.syms.Reset()
 		g.stamp++
 		g.outs = 0
-		for i := g.lo * chunkLen; i < min(g.hi*chunkLen, n); i++ {
+		for i := g.lo * groupUnit; i < min(g.hi*groupUnit, n); i++ {
 			r := t.symSlot(i)
 			r.refs, r.head, r.live = r.refs[:0], 0, false // void: their table is gone
 			if e := slotAt(dir, i); e.listed {
@@ -169,16 +169,23 @@ func (t *Table) compactGroups(dir []*chunk, n int32) {
 // minUnused is the fewest unused symbols worth a group's rebuild.
 const minUnused = 64
 
+// Groups are runs of whole units of groupUnit slots, finer than the table's memory chunks so
+// that a unit's output series stay well under a request.
+const (
+	groupShift = 8
+	groupUnit  = 1 << groupShift
+)
+
 // withRefs fills in the 2.0 labels of the samples of e appended to dst from index from on,
-// when the table keeps them; slot i is e's.
-func (t *Table) withRefs(dst []Sample, from int, i int32, e *entry) []Sample {
+// when the table keeps them; slot i is e's, m its metric.
+func (t *Table) withRefs(dst []Sample, from int, i int32, e *entry, m *metric) []Sample {
 	if t.groupOuts == 0 {
 		return dst
 	}
 	gi := t.groupOf(i)
 	g := t.groups[gi]
 	r := t.symSlot(i)
-	outs := t.famOf(e.m, gi, g)
+	outs := t.famOf(m, gi, g)
 	for k := from; k < len(dst); k++ {
 		dst[k].V2 = V2Labels{Symbols: &g.syms, refs: r.refs, head: r.head, out: &outs[k-from]}
 	}
@@ -212,8 +219,8 @@ func (t *Table) famOf(m *metric, gi int, g *symGroup) []outRefs {
 	return f.outs
 }
 
-// startGroup is called by a flush at the first slot i of each chunk, in the group of index
-// group so far (-1 at the start): at the first chunk of a group it hands the batch over when
+// startGroup is called by a flush at the first slot i of each unit of groupUnit slots, in the group of index
+// group so far (-1 at the start): at the first unit of a group it hands the batch over when
 // the group's samples of the last flush would not fit in it, so that a group fills one
 // request when it can, and starts counting the group's samples of this flush. It returns the
 // batch and the index of i's group.

@@ -285,7 +285,7 @@ func TestSymbolGroupSizes(t *testing.T) {
 				tables[s.V2.Symbols]++
 			}
 			for _, n := range tables {
-				if n > max(tc.target, chunkLen*len(tbl.metrics["m"].outNames)) {
+				if n > max(tc.target, groupUnit*len(tbl.metrics["m"].outNames)) {
 					t.Fatalf("a group of %d samples, want at most %d (or one chunk's)", n, tc.target)
 				}
 			}
