@@ -37,6 +37,7 @@ type Config struct {
 	DropLabels            []string
 	SeriesTTL             time.Duration
 	StaleMarkers          bool
+	ReuseRequests         bool
 	Timeout               time.Duration
 	StopTimeout           time.Duration
 	QueueSize             int
@@ -180,6 +181,9 @@ func Options() []Option {
 		{Key: "stale_markers", Env: "PENELOPA_STALE_MARKERS", Default: "true",
 			Form: "true or false", Meaning: "mark every series stale at the end of the test",
 			set: boolSetter(func(c *Config) *bool { return &c.StaleMarkers })},
+		{Key: "reuse_requests", Env: "PENELOPA_REUSE_REQUESTS", Default: "false",
+			Form: "true or false", Meaning: "resend a steady flush's requests as the last flush's with the new values written in: less CPU, more memory and bytes",
+			set: boolSetter(func(c *Config) *bool { return &c.ReuseRequests })},
 		{Key: "timeout", Env: "PENELOPA_TIMEOUT", Default: "10s",
 			Form: "a duration with a unit, at least 100ms", Meaning: "time limit of one HTTP request",
 			set: durationSetter(func(c *Config) *time.Duration { return &c.Timeout }, 100*time.Millisecond)},

@@ -56,7 +56,7 @@ type Output struct {
 	// layoutSince is the last flush whose series were not those of the flush before it
 	// (series.Table.SameLayout): a template built before it is out of date.
 	layoutSince uint64
-	patched     uint64 // requests sent as a patched template
+	patched     uint64 // requests sent as a patched template (reuse_requests)
 	lastTS      int64
 	flushes     uint64
 	overruns    uint64
@@ -222,7 +222,7 @@ func (o *Output) flush(now time.Time, final bool) {
 	}
 	// The table hands its samples over in batches as it goes, so a flush holds one batch, not
 	// every live series' sample at once.
-	o.sink = flushSink{o: o, ts: o.nextTimestamp(now), proto: proto, withMeta: true, templates: true}
+	o.sink = flushSink{o: o, ts: o.nextTimestamp(now), proto: proto, withMeta: true, templates: o.cfg.ReuseRequests}
 	o.batch = o.tbl.SnapshotTo(now, o.batch, &o.sink)
 	o.flushes++
 	if o.self != nil {
@@ -585,6 +585,9 @@ func (o *Output) result() Result {
 		st.Retries, in.Lines, in.Points, in.Malformed, o.seriesAtEnd, o.flushes)
 	if o.overruns > 0 {
 		fmt.Fprintf(&b, " (%d longer than the push interval)", o.overruns)
+	}
+	if o.cfg.ReuseRequests {
+		fmt.Fprintf(&b, "; %d requests resent with new values", o.patched)
 	}
 	return Result{
 		Summary:    b.String(),

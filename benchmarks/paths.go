@@ -56,8 +56,10 @@ type path struct {
 // Path names, used in benchmark names and the comparison table.
 const (
 	pathPenelopa1 = "penelopa-1.0"
-	pathBuild1    = "penelopa-1.0-build"
+	pathReuse1    = "penelopa-1.0-reuse"
+	pathBuild1    = "penelopa-1.0-reuse-build"
 	pathPenelopa2 = "penelopa-2.0"
+	pathReuse2    = "penelopa-2.0-reuse"
 	pathEasyproto = "easyproto"
 	pathK6        = "k6-prompb"
 	pathK6Golang  = "k6-prompb-golang-snappy"
@@ -65,13 +67,24 @@ const (
 
 // paths returns every path the benchmarks compare, penelopa's first.
 func paths() []path {
+	reuse1 := func(rebuild bool) func(w *workload) flusher {
+		return func(w *workload) flusher {
+			p := newPenelopa1(w)
+			p.enabled, p.rebuild = true, rebuild
+			return p
+		}
+	}
 	return []path{
-		{pathPenelopa1, "penelopa encoder, remote write 1.0: label blocks pre-encoded, samples appended (AppendTimeSeries, AppendSamplesSeries); s2.EncodeSnappy into a reused buffer; the steady flush of the same series patches its last request (SnappyTemplate, A)", false,
+		{pathPenelopa1, "penelopa encoder, remote write 1.0: label blocks pre-encoded, samples appended (AppendTimeSeries, AppendSamplesSeries); s2.EncodeSnappy into a reused buffer", false,
 			func(w *workload) flusher { return newPenelopa1(w) }},
-		{pathBuild1, "penelopa 1.0's first flush after its series changed: encode, s2.EncodeSnappy, and the template built for the next flush", false,
-			func(w *workload) flusher { p := newPenelopa1(w); p.rebuild = true; return p }},
-		{pathPenelopa2, "penelopa encoder, remote write 2.0: a symbol table kept across flushes, label refs pre-encoded per series; its block copied, then AppendTimeSeriesRefs2/AppendSamplesSeriesRefs2; s2.EncodeSnappy; the steady flush of the same series patches its last request (SnappyTemplate, A)", true,
+		{pathReuse1, "penelopa 1.0 with reuse_requests: the steady flush of the same series patches its last request (SnappyTemplate, A)", false,
+			reuse1(false)},
+		{pathBuild1, "penelopa 1.0 with reuse_requests, its first flush after the series changed: encode, s2.EncodeSnappy, template built", false,
+			reuse1(true)},
+		{pathPenelopa2, "penelopa encoder, remote write 2.0: a symbol table kept across flushes, label refs pre-encoded per series; its block copied, then AppendTimeSeriesRefs2/AppendSamplesSeriesRefs2; s2.EncodeSnappy", true,
 			func(w *workload) flusher { return newPenelopa2(w) }},
+		{pathReuse2, "penelopa 2.0 with reuse_requests: the steady flush of the same series patches its last request (SnappyTemplate, A)", true,
+			func(w *workload) flusher { p := newPenelopa2(w); p.enabled = true; return p }},
 		{pathEasyproto, "easyproto MarshalerPool/Marshaler building the same 1.0 message; s2.EncodeSnappy", false,
 			func(w *workload) flusher { return &easyprotoPath{w: w} }},
 		{pathK6, "k6 v1.8.1's path: new prompb structs per flush, proto.Marshal, klauspost/compress/snappy.Encode(nil, ...)", false,
@@ -118,14 +131,16 @@ type penelopa1 struct {
 	patcher
 }
 
-// patcher is the steady flush both penelopa paths share with the output: patch the last
-// flush's request when it holds the same series (as every flush of a workload does), else
-// encode, compress and build the template, when the request is of float samples of one
-// timestamp (A), which the output's requests are.
+// patcher is the flush both penelopa paths share with the output. With enabled (the output's
+// reuse_requests) it patches the last flush's request when it holds the same series (as every
+// flush of a workload does), else encodes, compresses and builds the template, when the request
+// is of float samples of one timestamp (A), which the output's requests are. Without, it
+// encodes and compresses.
 type patcher struct {
+	enabled  bool
 	tpl      encoder.SnappyTemplate
 	built    bool                    // tpl holds the workload's request
-	rebuild  bool                    // build the template at every flush (penelopa-1.0-build)
+	rebuild  bool                    // build the template at every flush (penelopa-1.0-reuse-build)
 	sampleAt []encoder.SampleBytes   // where encode wrote each series' value and timestamp
 	vals     []float64               // the values patched in
 	scratch  encoder.TemplateScratch // the template's Build's
@@ -135,7 +150,7 @@ type patcher struct {
 // embeds pt (its encode fills pt.sampleAt).
 func (pt *patcher) flush(w *workload, f flusher, shift int64) ([]byte, error) {
 	ts, ok := uniform(w)
-	if !ok {
+	if !ok || !pt.enabled {
 		body, err := f.encode(shift)
 		if err != nil {
 			return nil, err

@@ -44,6 +44,9 @@ const oddTagValue = `x"é✓`
 
 var labelName = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 
+// resent finds how many requests k6-penelopa's final line says it resent with new values.
+var resent = regexp.MustCompile(`; (\d+) requests resent with new values`)
+
 // TestEndToEnd runs e2e.js once per receiver and compares what the receiver stored with k6's
 // end-of-test summary: counters, rates and the gauge exactly, trend stats within statTolerance,
 // and label names and values as the naming rules say.
@@ -53,19 +56,28 @@ func TestEndToEnd(t *testing.T) {
 	receivers := []struct {
 		name  string
 		start func(*testing.T) *receiver
+		reuse bool // reuse_requests: steady flushes resend their last requests patched
 	}{
-		{"prometheus", startPrometheus},
-		{"victoriametrics", startVictoriaMetrics},
+		{"prometheus", startPrometheus, false},
+		{"victoriametrics", startVictoriaMetrics, false},
+		{"prometheus, reuse_requests", startPrometheus, true},
 	}
 	for _, rc := range receivers {
 		t.Run(rc.name, func(t *testing.T) {
+			if rc.reuse {
+				out.needsPenelopa(t)
+			}
 			recv := rc.start(t)
-			runID := fmt.Sprintf("%s-%d", rc.name, time.Now().UnixNano())
+			runID := fmt.Sprintf("%s-%d", strings.ReplaceAll(rc.name, ", ", "-"), time.Now().UnixNano())
+			env := []string{"TARGET_URL=" + target}
+			if rc.reuse {
+				env = append(env, "PENELOPA_REUSE_REQUESTS=true")
+			}
 			res := out.start(t, run{
 				script:   script(t, "e2e.js"),
 				writeURL: recv.writeURL,
 				args:     []string{"--tag", "e2e_run=" + runID},
-				env:      []string{"TARGET_URL=" + target},
+				env:      env,
 				timeout:  2 * time.Minute,
 			})
 			if res.exitCode != 0 {
@@ -74,6 +86,9 @@ func TestEndToEnd(t *testing.T) {
 			t.Logf("stderr:\n%s", res.stderr)
 			if !out.builtin && droppedSamples.MatchString(res.stderr) {
 				t.Errorf("k6-penelopa reports samples not delivered to a healthy receiver")
+			}
+			if m := resent.FindStringSubmatch(res.stderr); rc.reuse && (m == nil || m[1] == "0") {
+				t.Errorf("reuse_requests: no request was resent with new values, so none was proven to land:\n%s", res.stderr)
 			}
 			sum := readSummary(t, res)
 			c := &checker{api: recv.api, sel: `e2e_run="` + runID + `"`, out: out, sum: sum, since: res.start}
