@@ -418,7 +418,7 @@ func (o *Output) values(samples []series.Sample) ([]float64, bool) {
 // encodeV1 writes one remote-write 1.0 WriteRequest into o.raw from the head of samples and
 // returns how many samples it holds. With withMeta it starts with o.meta, the caller's copy of
 // the table's metadata. Unless the request holds a histogram, o.sampleAt says where each
-// series' value and timestamp bytes are in it.
+// series' value and timestamp bytes are in it (with reuse_requests).
 func (o *Output) encodeV1(samples []series.Sample, ts int64, withMeta bool) int {
 	raw := o.raw[:0]
 	o.sampleAt = o.sampleAt[:0]
@@ -445,7 +445,9 @@ func (o *Output) encodeV1(samples []series.Sample, ts int64, withMeta bool) int 
 			hists = true
 		} else {
 			raw = encoder.AppendTimeSeries(raw, &s.Labels, s.Value, ts)
-			o.sampleAt = append(o.sampleAt, encoder.SampleBytesAt(len(raw), s.Value, ts))
+			if o.cfg.ReuseRequests {
+				o.sampleAt = append(o.sampleAt, encoder.SampleBytesAt(len(raw), s.Value, ts))
+			}
 		}
 		n++
 	}
@@ -497,7 +499,7 @@ func (o *Output) encodeV2(samples []series.Sample, ts int64) int {
 			raw = raw[:before] // the next request's first series
 			break
 		}
-		if s.Hist == nil {
+		if s.Hist == nil && o.cfg.ReuseRequests {
 			o.sampleAt = append(o.sampleAt, encoder.SampleBytesAt(len(raw), s.Value, ts))
 		}
 		n++

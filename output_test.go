@@ -324,7 +324,7 @@ func testRequestTemplates(t *testing.T, proto int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := &Output{cfg: Config{BatchSize: 7}, tbl: tbl}
+	o := &Output{cfg: Config{BatchSize: 7, ReuseRequests: true}, tbl: tbl}
 	fresh := &Output{cfg: Config{BatchSize: 7}, tbl: tbl}
 	declare := func(name string, kind series.Kind) {
 		tbl.Lock()
