@@ -42,14 +42,7 @@ func seriesHeadSize2(refs []uint32, md Metadata2) int {
 
 // appendSeriesHead2 appends the label refs and metadata fields of a V2 TimeSeries.
 func appendSeriesHead2(dst []byte, refs []uint32, md Metadata2) []byte {
-	dst = appendLabelsRefs2(dst, refs)
-	if md == (Metadata2{}) {
-		return dst
-	}
-	dst = AppendV2TimeSeriesMetadata(dst, metadataSize2(md))
-	dst = AppendV2MetadataType(dst, md.Type)
-	dst = AppendV2MetadataHelpRef(dst, md.HelpRef)
-	return AppendV2MetadataUnitRef(dst, md.UnitRef)
+	return AppendMetadata2(appendLabelsRefs2(dst, refs), md)
 }
 
 // metadataSize2 is the length of a V2 Metadata body.

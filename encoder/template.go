@@ -156,16 +156,17 @@ func (t *SnappyTemplate) Build(raw, block []byte, samples []SampleBytes, tsMilli
 	t.block = exact(t.block, b.out)
 	t.at = exact(t.at, sc.at)
 	t.extra = exact(t.extra, b.extra)
-	t.vals = t.vals[:0]
-	for i := 0; i < len(samples); i += 64 {
-		t.vals = append(t.vals, 0)
+	if n := (len(samples) + 63) / 64; cap(t.vals) < n || cap(t.vals) > n+n/4 {
+		t.vals = make([]uint64, n)
+	} else {
+		t.vals = t.vals[:n]
+		clear(t.vals)
 	}
 	for i, s := range samples {
 		if s.Value >= 0 {
 			t.vals[i/64] |= 1 << (i % 64)
 		}
 	}
-	t.vals = exact(t.vals[:0], t.vals)
 	t.series, t.tsLen = len(samples), tsLen
 	return nil
 }
@@ -255,26 +256,18 @@ func (b *templateBuild) copyChecked(raw, elem []byte, d, offset, length int) {
 		c := class[d+j]
 		return c == class[d+j-offset] && (c == classStable || c >= classTS)
 	}
-	all := true
-	for j := range length {
-		if !ok(j) {
-			all = false
-			break
-		}
-	}
-	if all {
-		b.out = append(b.out, elem...)
-		return
-	}
 	for j := 0; j < length; {
 		k := j + 1
 		good := ok(j)
 		for k < length && ok(k) == good {
 			k++
 		}
-		if good {
+		switch {
+		case good && k-j == length:
+			b.out = append(b.out, elem...) // every byte stays right: the element as it is
+		case good:
 			b.out = appendCopy(b.out, offset, k-j)
-		} else {
+		default:
 			b.out = appendLiteralTag(b.out, k-j)
 			b.addSlots(d+j, k-j)
 			b.out = append(b.out, raw[d+j:d+k]...)
