@@ -336,10 +336,68 @@ func (h *histogram) clean() {
 	}
 }
 
-// bucketIndex returns the index of the bucket (b^(i-1), b^i] holding magnitude m > 0.
+// bucketIndex returns the index of the bucket (b^(i-1), b^i] holding magnitude m > 0, the
+// bounds b^i = 2^(i*2^-schema) being math.Exp2's within each octave. It takes the index from
+// m's bits, with no logarithm: the exponent gives the octave, and for a positive schema the
+// mantissa's top schema+1 bits pick a cell of bucketCells, which names the one bucket or the
+// two adjacent buckets the mantissa can fall in; one comparison with a bound tells which. A
+// cell is narrower than the narrowest bucket of its schema, so it never spans more than two.
 func bucketIndex(m float64, schema int8) int32 {
-	return int32(math.Ceil(math.Ldexp(math.Log2(m), int(schema))))
+	bits := math.Float64bits(m)
+	e := int32(bits>>52) & 0x7ff
+	if e == 0 { // subnormal: normalise (frexp's exponent is e-1022 for a normal m)
+		frac, exp := math.Frexp(m)
+		bits, e = math.Float64bits(frac), int32(exp)+1022
+	}
+	mant := bits & (1<<52 - 1)
+	octave := e - 1023 // m = 1.mant * 2^octave
+	if schema <= 0 {
+		// Bucket i of schema 0 is (2^(i-1), 2^i]: an exact power of two closes its bucket.
+		key := octave + 1
+		if mant == 0 {
+			key--
+		}
+		return (key + int32(1)<<-schema - 1) >> -schema
+	}
+	cells := &bucketCells[schema]
+	j := int32(cells.first[mant>>(52-1-uint(schema))])
+	// The mantissa as a fraction in [1, 2), against bound j/2^schema of the octave.
+	if math.Float64frombits(mant|0x3ff<<52) > cells.bound[j] {
+		j++
+	}
+	return octave<<schema + j
 }
+
+// cellTable serves bucketIndex at one positive schema s: bound[j] = 2^(j*2^-s) for j in
+// 0..2^s (bound[2^s] = 2), and first[c], for cell c of [1, 2) split in 2^(s+1) equal parts, the
+// first j whose bound is at least the cell's lowest value.
+type cellTable struct {
+	first []uint16
+	bound []float64
+}
+
+// bucketCells holds a cellTable per positive schema; it is computed once and only read.
+var bucketCells = func() (t [maxSchema + 1]cellTable) {
+	for s := 1; s <= maxSchema; s++ {
+		n := 1 << s
+		c := &t[s]
+		c.bound = make([]float64, n+1)
+		for j := range c.bound {
+			c.bound[j] = math.Exp2(float64(j) / float64(n))
+		}
+		c.bound[n] = 2
+		c.first = make([]uint16, 2*n)
+		j := 0
+		for cell := range c.first {
+			lo := 1 + float64(cell)/float64(2*n) // exact: a dyadic fraction
+			for c.bound[j] < lo {
+				j++
+			}
+			c.first[cell] = uint16(j)
+		}
+	}
+	return t
+}()
 
 // observe adds one value. NaN and infinities are ignored: they have no bucket and would
 // poison sum and avg (k6 values are finite in practice).

@@ -3,6 +3,7 @@ package series
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -162,5 +163,31 @@ func TestCountOverflow(t *testing.T) {
 	b.halve()
 	if !b.wide || fmt.Sprint(b.values()) != fmt.Sprint([]uint64{2 * math.MaxUint32}) {
 		t.Errorf("narrow halving overflow: wide %v values %v", b.wide, b.values())
+	}
+}
+
+// TestBucketIndex checks the bit-level bucketIndex against refIndex, which walks the bounds
+// themselves, at every schema: on powers of two, on every bound of a few octaves and its
+// neighbours, on subnormals and extremes, and on random magnitudes over the whole range.
+func TestBucketIndex(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 11))
+	values := []float64{1, 2, 0.5, 3, 1000, 1e-3, math.SmallestNonzeroFloat64, 2.5e-310, math.MaxFloat64, 1e300, 1e-300}
+	for _, s := range []int32{-4, 0, 1, 3, 7, 8} {
+		for i := int32(-3 << max(s, 0)); i <= 3<<max(s, 0); i++ {
+			b := math.Exp2(float64(i) * math.Exp2(-float64(s)))
+			values = append(values, b, math.Nextafter(b, 0), math.Nextafter(b, math.Inf(1)))
+		}
+	}
+	for range 200_000 {
+		values = append(values, math.Exp2(rng.Float64()*2000-1000))
+	}
+	for s := int32(minSchema); s <= maxSchema; s++ {
+		t.Run(fmt.Sprintf("schema %d", s), func(t *testing.T) {
+			for _, m := range values {
+				if got, want := bucketIndex(m, int8(s)), refIndex(m, s); got != want {
+					t.Fatalf("bucketIndex(%v [%x]) = %d, want %d", m, math.Float64bits(m), got, want)
+				}
+			}
+		})
 	}
 }
