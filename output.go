@@ -431,23 +431,20 @@ func (o *Output) encodeV1(samples []series.Sample, ts int64, withMeta bool) int 
 	n := 0
 	for n < len(samples) && n < o.cfg.BatchSize {
 		s := &samples[n]
-		size := 0
+		before := len(raw)
 		if s.Hist != nil {
-			size = encoder.SizeHistogramSeries(&s.Labels, s.Hist, ts)
+			raw = encoder.AppendHistogramSeries(raw, &s.Labels, s.Hist, ts)
 		} else {
-			size = encoder.SizeTimeSeries(&s.Labels, s.Value, ts)
+			raw = encoder.AppendTimeSeries(raw, &s.Labels, s.Value, ts)
 		}
-		if n > 0 && len(raw)+size > maxBodyBytes {
+		if n > 0 && len(raw) > maxBodyBytes {
+			raw = raw[:before] // the next request's first series
 			break
 		}
 		if s.Hist != nil {
-			raw = encoder.AppendHistogramSeries(raw, &s.Labels, s.Hist, ts)
 			hists = true
-		} else {
-			raw = encoder.AppendTimeSeries(raw, &s.Labels, s.Value, ts)
-			if o.cfg.ReuseRequests {
-				o.sampleAt = append(o.sampleAt, encoder.SampleBytesAt(len(raw), s.Value, ts))
-			}
+		} else if o.cfg.ReuseRequests {
+			o.sampleAt = append(o.sampleAt, encoder.SampleBytesAt(len(raw), s.Value, ts))
 		}
 		n++
 	}

@@ -209,7 +209,9 @@ func (p *penelopa1) encode(shift int64) ([]byte, error) {
 			dst = encoder.AppendHistogramSeries(dst, p.labels[i], s.Hist, s.HistTS+shift)
 		case len(s.Samples) == 1:
 			dst = encoder.AppendTimeSeries(dst, p.labels[i], s.Samples[0].Value, s.Samples[0].TS+shift)
-			p.sampleAt = append(p.sampleAt, encoder.SampleBytesAt(len(dst), s.Samples[0].Value, s.Samples[0].TS+shift))
+			if p.enabled { // the output records where samples are only with reuse_requests
+				p.sampleAt = append(p.sampleAt, encoder.SampleBytesAt(len(dst), s.Samples[0].Value, s.Samples[0].TS+shift))
+			}
 		default:
 			p.smp = shiftedSamples(p.smp[:0], s.Samples, shift)
 			dst = encoder.AppendSamplesSeries(dst, p.labels[i], p.smp)
@@ -304,7 +306,9 @@ func (p *penelopa2) encode(shift int64) ([]byte, error) {
 			dst = encoder.AppendHistogramSeriesRefs2(dst, r, nil, s.Hist, s.HistTS+shift)
 		case len(s.Samples) == 1:
 			dst = encoder.AppendTimeSeriesRefs2(dst, r, nil, s.Samples[0].Value, s.Samples[0].TS+shift)
-			p.sampleAt = append(p.sampleAt, encoder.SampleBytesAt(len(dst), s.Samples[0].Value, s.Samples[0].TS+shift))
+			if p.enabled {
+				p.sampleAt = append(p.sampleAt, encoder.SampleBytesAt(len(dst), s.Samples[0].Value, s.Samples[0].TS+shift))
+			}
 		default:
 			p.smp = shiftedSamples(p.smp[:0], s.Samples, shift)
 			dst = encoder.AppendSamplesSeriesRefs2(dst, r, nil, p.smp)

@@ -1,6 +1,10 @@
 package encoder
 
-import "fmt"
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+)
 
 // StaleNaN is the bit pattern Prometheus reads as a staleness marker; pass
 // math.Float64frombits(StaleNaN) as a sample value to end a series.
@@ -85,12 +89,52 @@ func SizeTimeSeries(labels *Labels, value float64, tsMillis int64) int {
 // followed by one Sample. The value's bits are written exactly, so NaN payloads such as
 // StaleNaN survive.
 func AppendTimeSeries(dst []byte, labels *Labels, value float64, tsMillis int64) []byte {
+	if out, ok := writeTimeSeries(dst, labels, value, tsMillis); ok {
+		return out
+	}
 	sample := sampleSize(value, tsMillis)
 	dst = AppendWriteRequestTimeseries(dst, labels.Len()+SizeTimeSeriesSamples(sample))
 	dst = labels.AppendTo(dst)
 	dst = AppendTimeSeriesSamples(dst, sample)
 	dst = AppendSampleValue(dst, value)
 	return AppendSampleTimestamp(dst, tsMillis)
+}
+
+// writeTimeSeries is AppendTimeSeries for the sample a flush writes nearly always (value and
+// time both set, time after 1970 and before 2^56 ms, the series shorter than 16 KiB) into a dst
+// with room for it and a word more: one capacity check, the labels copied, then the length
+// prefix, sample header, value and time written as whole words. ok is false, with nothing
+// written, for any other case.
+func writeTimeSeries(dst []byte, labels *Labels, value float64, tsMillis int64) (out []byte, ok bool) {
+	bits, ts := math.Float64bits(value), uint64(tsMillis)
+	if bits == 0 || ts-1 >= 1<<56-1 {
+		return dst, false
+	}
+	l := sizeVarint(ts)
+	body := labels.Len() + 3 + 8 + 1 + l
+	n := len(dst)
+	if body >= 1<<14 || cap(dst)-n < 3+body+8 {
+		return dst, false
+	}
+	b := dst[n:cap(dst)]
+	i := 2
+	if body < 1<<7 {
+		b[0], b[1] = tagWriteRequestTimeseries, byte(body)
+	} else {
+		b[0], b[1], b[2] = tagWriteRequestTimeseries, byte(body)|0x80, byte(body>>7)
+		i = 3
+	}
+	if len(labels.Head) > 0 {
+		i += copy(b[i:], labels.Head)
+	}
+	i += copy(b[i:], labels.Name)
+	i += copy(b[i:], labels.Tail)
+	p := b[i : i+20 : i+20]
+	binary.LittleEndian.PutUint64(p, tagTimeSeriesSamples|uint64(1+8+1+l)<<8|tagSampleValue<<16|bits<<24)
+	binary.LittleEndian.PutUint64(p[3:], bits)
+	p[11] = tagSampleTimestamp
+	binary.LittleEndian.PutUint64(p[12:], varint8(ts, l))
+	return dst[:n+i+12+l], true
 }
 
 // sampleSize is the length of a Sample body.

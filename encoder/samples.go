@@ -163,6 +163,10 @@ func appendSamples(dst []byte, samples []Sample, size int) []byte {
 // for them, and returns how many bytes it wrote.
 func writeSamples(b []byte, samples []Sample) int {
 	var lens varintLens
+	// The varint of the last timestamp from 2^14 up with its low two bytes cleared, and that
+	// timestamp's bits from 2^14 up: a series' samples a few seconds apart share them, so the
+	// next varint is the low 14 bits spread into those two bytes.
+	hiKey, hiVarint := uint64(0), uint64(0)
 	i := 0
 	for k := range samples {
 		bits := math.Float64bits(samples[k].Value)
@@ -171,11 +175,18 @@ func writeSamples(b []byte, samples []Sample) int {
 		// least a word of room after it (every sample but perhaps the last): 3 words and a byte.
 		if bits != 0 && ts-1 < 1<<56-1 && len(b)-i >= 3+8+1+8 {
 			l := lens.of(ts)
+			if ts>>14 != hiKey { // hiKey 0 never matches: below 2^14 the length varies
+				hiKey, hiVarint = ts>>14, varint8(ts, l)&^0x7f7f
+			}
 			p := b[i : i+20 : i+20]
 			binary.LittleEndian.PutUint64(p, tagTimeSeriesSamples|uint64(1+8+1+l)<<8|tagSampleValue<<16|bits<<24)
 			binary.LittleEndian.PutUint64(p[3:], bits)
 			p[11] = tagSampleTimestamp
-			binary.LittleEndian.PutUint64(p[12:], varint8(ts, l))
+			if hiKey != 0 {
+				binary.LittleEndian.PutUint64(p[12:], hiVarint|ts&0x7f|ts<<1&0x7f00)
+			} else {
+				binary.LittleEndian.PutUint64(p[12:], varint8(ts, l))
+			}
 			i += 3 + 8 + 1 + l
 			continue
 		}

@@ -372,3 +372,32 @@ func TestVarintLens(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendTimeSeriesBoundaries checks AppendTimeSeries, whose common case writes whole words
+// into spare room, against the generated field functions: around the length prefix's limits,
+// with labels in each part, for every length of time and for a zero value or time, and with
+// dst holding exactly the field, a word more, or less than that.
+func TestAppendTimeSeriesBoundaries(t *testing.T) {
+	for _, labelLen := range []int{1, 100, 105, 106, 107, 108, 16_300, 16_360, 16_361, 16_362, 16_363, 16_383} {
+		long := AppendLabel(nil, "v", strings.Repeat("x", labelLen))
+		for _, labels := range []*Labels{
+			{Tail: long},
+			{Name: AppendLabel(nil, "__name__", "m"), Tail: long},
+			{Head: AppendLabel(nil, "A", "b"), Name: AppendLabel(nil, "__name__", "m"), Tail: long},
+		} {
+			for _, s := range append(varintLengthSamples(), Sample{Value: 0, Timestamp: 1764072672663}, Sample{Value: 1.5}) {
+				ref := appendSamplesReference(nil, labels, []Sample{s})
+				for _, spare := range []int{0, 7, 8, 64} {
+					dst := make([]byte, 2, 2+len(ref)+spare)
+					got := AppendTimeSeries(dst, labels, s.Value, s.Timestamp)
+					if !bytes.Equal(got[2:], ref) {
+						t.Fatalf("labels of %d bytes, sample %v, spare %d: wrote\n% x\nwant\n% x", labels.Len(), s, spare, short(got[2:]), short(ref))
+					}
+					if len(got) != 2+SizeTimeSeries(labels, s.Value, s.Timestamp) {
+						t.Fatalf("labels of %d bytes, sample %v: wrote %d bytes, Size says %d", labels.Len(), s, len(got)-2, SizeTimeSeries(labels, s.Value, s.Timestamp))
+					}
+				}
+			}
+		}
+	}
+}
