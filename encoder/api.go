@@ -129,12 +129,20 @@ func writeTimeSeries(dst []byte, labels *Labels, value float64, tsMillis int64) 
 	}
 	i += copy(b[i:], labels.Name)
 	i += copy(b[i:], labels.Tail)
-	p := b[i : i+20 : i+20]
+	putSample(b[i:i+20:i+20], bits, varint8(ts, l), l)
+	return dst[:n+i+12+l], true
+}
+
+// putSample writes one TimeSeries.samples field of a set value (bits) and time (its varint
+// tsVarint, from varint8, of l bytes) at the start of p as three words and a byte: 12+l bytes
+// of the field, the rest of p's 20 bytes overwritten with junk past it. Both protocols lay
+// out a Sample alike.
+func putSample(p []byte, bits, tsVarint uint64, l int) {
+	p = p[:20:20]
 	binary.LittleEndian.PutUint64(p, tagTimeSeriesSamples|uint64(1+8+1+l)<<8|tagSampleValue<<16|bits<<24)
 	binary.LittleEndian.PutUint64(p[3:], bits)
 	p[11] = tagSampleTimestamp
-	binary.LittleEndian.PutUint64(p[12:], varint8(ts, l))
-	return dst[:n+i+12+l], true
+	binary.LittleEndian.PutUint64(p[12:], tsVarint)
 }
 
 // sampleSize is the length of a Sample body.

@@ -1,5 +1,7 @@
 package encoder
 
+import "math"
+
 // Metadata2 is a series' remote-write 2.0 metadata, with help and unit as refs into the
 // request's Symbols; the zero value writes no metadata at all.
 type Metadata2 struct {
@@ -135,12 +137,53 @@ func SizeTimeSeriesRefs2(refs *LabelRefs, meta []byte, value float64, tsMillis i
 // none), and one Sample. It writes what AppendTimeSeries2 writes for the same refs and
 // metadata, with no per-label work.
 func AppendTimeSeriesRefs2(dst []byte, refs *LabelRefs, meta []byte, value float64, tsMillis int64) []byte {
+	if out, ok := writeTimeSeriesRefs2(dst, refs, meta, value, tsMillis); ok {
+		return out
+	}
 	sample := sampleSize2(value, tsMillis)
 	dst = AppendV2RequestTimeseries(dst, refsHeadSize2(refs, meta)+SizeV2TimeSeriesSamples(sample))
 	dst = appendRefsHead2(dst, refs, meta)
 	dst = AppendV2TimeSeriesSamples(dst, sample)
 	dst = AppendV2SampleValue(dst, value)
 	return AppendV2SampleTimestamp(dst, tsMillis)
+}
+
+// writeTimeSeriesRefs2 is AppendTimeSeriesRefs2 for its common case, as writeTimeSeries is
+// for 1.0: value and time set, time after 1970 and before 2^56 ms, refs present and under 128
+// bytes, the series under 16 KiB, dst with room for it and a word more. ok is false, with
+// nothing written, for any other case.
+func writeTimeSeriesRefs2(dst []byte, refs *LabelRefs, meta []byte, value float64, tsMillis int64) (out []byte, ok bool) {
+	bits, ts := math.Float64bits(value), uint64(tsMillis)
+	nrefs := refs.Len()
+	if bits == 0 || ts-1 >= 1<<56-1 || nrefs == 0 || nrefs >= 1<<7 {
+		return dst, false
+	}
+	l := sizeVarint(ts)
+	body := 2 + nrefs + len(meta) + 3 + 8 + 1 + l
+	n := len(dst)
+	if body >= 1<<14 || cap(dst)-n < 3+body+8 {
+		return dst, false
+	}
+	b := dst[n:cap(dst)]
+	i := 2
+	if body < 1<<7 {
+		b[0], b[1] = tagV2RequestTimeseries, byte(body)
+	} else {
+		b[0], b[1], b[2] = tagV2RequestTimeseries, byte(body)|0x80, byte(body>>7)
+		i = 3
+	}
+	b[i], b[i+1] = tagV2TimeSeriesLabelsRefs, byte(nrefs)
+	i += 2
+	if len(refs.Head) > 0 {
+		i += copy(b[i:], refs.Head)
+	}
+	i += copy(b[i:], refs.Name)
+	i += copy(b[i:], refs.Tail)
+	if len(meta) > 0 {
+		i += copy(b[i:], meta)
+	}
+	putSample(b[i:i+20:i+20], bits, varint8(ts, l), l)
+	return dst[:n+i+12+l], true
 }
 
 // SizeHistogramSeriesRefs2 returns exactly how many bytes AppendHistogramSeriesRefs2 appends

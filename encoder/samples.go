@@ -178,15 +178,11 @@ func writeSamples(b []byte, samples []Sample) int {
 			if ts>>14 != hiKey { // hiKey 0 never matches: below 2^14 the length varies
 				hiKey, hiVarint = ts>>14, varint8(ts, l)&^0x7f7f
 			}
-			p := b[i : i+20 : i+20]
-			binary.LittleEndian.PutUint64(p, tagTimeSeriesSamples|uint64(1+8+1+l)<<8|tagSampleValue<<16|bits<<24)
-			binary.LittleEndian.PutUint64(p[3:], bits)
-			p[11] = tagSampleTimestamp
-			if hiKey != 0 {
-				binary.LittleEndian.PutUint64(p[12:], hiVarint|ts&0x7f|ts<<1&0x7f00)
-			} else {
-				binary.LittleEndian.PutUint64(p[12:], varint8(ts, l))
+			v := hiVarint | ts&0x7f | ts<<1&0x7f00
+			if hiKey == 0 {
+				v = varint8(ts, l)
 			}
+			putSample(b[i:i+20:i+20], bits, v, l)
 			i += 3 + 8 + 1 + l
 			continue
 		}

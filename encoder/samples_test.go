@@ -401,3 +401,38 @@ func TestAppendTimeSeriesBoundaries(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendTimeSeriesRefs2Boundaries is TestAppendTimeSeriesBoundaries for remote write 2.0's
+// AppendTimeSeriesRefs2, against the generated field functions: refs around 128 bytes, with
+// and without metadata, series around the length prefix's limits.
+func TestAppendTimeSeriesRefs2Boundaries(t *testing.T) {
+	meta := AppendMetadata2(nil, Metadata2{Type: 1, HelpRef: 3, UnitRef: 4})
+	for _, nrefs := range []int{1, 2, 60, 100, 106, 107, 108, 126, 127, 128, 200} {
+		refs := bytes.Repeat([]byte{5}, nrefs)
+		for _, lr := range []*LabelRefs{
+			{Tail: refs},
+			{Name: []byte{1, 2}, Tail: refs},
+			{Head: []byte{3, 4}, Name: []byte{1, 2}, Tail: refs},
+		} {
+			for _, md := range [][]byte{nil, meta, bytes.Repeat([]byte{0}, 16_300)} {
+				for _, s := range append(varintLengthSamples(), Sample{Value: 0, Timestamp: 1764072672663}, Sample{Value: 1.5}) {
+					sample := sampleSize2(s.Value, s.Timestamp)
+					ref := AppendV2RequestTimeseries(nil, refsHeadSize2(lr, md)+SizeV2TimeSeriesSamples(sample))
+					ref = appendRefsHead2(ref, lr, md)
+					ref = AppendV2TimeSeriesSamples(ref, sample)
+					ref = AppendV2SampleTimestamp(AppendV2SampleValue(ref, s.Value), s.Timestamp)
+					for _, spare := range []int{0, 7, 8, 64} {
+						dst := make([]byte, 2, 2+len(ref)+spare)
+						got := AppendTimeSeriesRefs2(dst, lr, md, s.Value, s.Timestamp)
+						if !bytes.Equal(got[2:], ref) {
+							t.Fatalf("%d refs, %d meta bytes, sample %v, spare %d: wrote\n% x\nwant\n% x", lr.Len(), len(md), s, spare, short(got[2:]), short(ref))
+						}
+						if len(got) != 2+SizeTimeSeriesRefs2(lr, md, s.Value, s.Timestamp) {
+							t.Fatalf("%d refs, sample %v: wrote %d bytes, Size says %d", lr.Len(), s, len(got)-2, SizeTimeSeriesRefs2(lr, md, s.Value, s.Timestamp))
+						}
+					}
+				}
+			}
+		}
+	}
+}
