@@ -63,6 +63,7 @@ package series
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -366,6 +367,7 @@ type Table struct {
 	groupOuts  int  // output series a symbol group is filled to for remote write 2.0; 0: none (Options.SymbolGroup)
 	histSchema int8 // schema trend histograms start at: HistogramSchema when native, else 7
 	seed       maphash.Seed
+	nameKey    uint64 // mixName's key, from seed
 
 	live atomic.Int64 // live series: added by ingest, evicted by the flush
 
@@ -421,6 +423,7 @@ type Table struct {
 
 // NewTable returns an empty table, or an error naming the bad option.
 func NewTable(opts Options) (*Table, error) {
+	seed := maphash.MakeSeed()
 	statNames := opts.TrendStats
 	if len(statNames) == 0 {
 		statNames = []string{defaultTrendStat}
@@ -454,7 +457,8 @@ func NewTable(opts Options) (*Table, error) {
 		histSchema: defaultSchema,
 		families:   make(map[string]struct{}),
 		metrics:    make(map[string]*metric),
-		seed:       maphash.MakeSeed(),
+		seed:       seed,
+		nameKey:    maphash.String(seed, "metric name"),
 		extraTags:  make(map[int32][]byte),
 		tagsets:    make(map[uint64]*tagset),
 		freeKey:    -1,
@@ -543,7 +547,35 @@ func (t *Table) Metadata(dst []Meta) []Meta {
 
 // hash combines the hashes of a metric name and its raw tags object.
 func (t *Table) hash(name, rawTags []byte) uint64 {
-	return withName(maphash.Bytes(t.seed, rawTags), maphash.Bytes(t.seed, name))
+	n := len(name)
+	if n > 24 {
+		return withName(maphash.Bytes(t.seed, rawTags), maphash.Bytes(t.seed, name))
+	}
+	var a, b, c uint64
+	switch {
+	case n >= 8:
+		a, c = binary.LittleEndian.Uint64(name), binary.LittleEndian.Uint64(name[n-8:])
+		if n > 16 {
+			b = binary.LittleEndian.Uint64(name[8:])
+		}
+	default:
+		for i := range n {
+			a |= uint64(name[i]) << (8 * i)
+		}
+	}
+	return withName(maphash.Bytes(t.seed, rawTags), t.mixName(n, a, b, c))
+}
+
+// mixName hashes a metric name of n <= 24 bytes from its words: a its first 8 bytes (or all
+// of it, little-endian, when shorter), b bytes 8..15 when n > 16 (else 0), c its last 8 bytes
+// when n >= 8 (else 0), which together hold every byte. A few multiplies instead of a maphash
+// call per line: every k6 metric name fits. It is keyed by the table's seed, as maphash is.
+func (t *Table) mixName(n int, a, b, c uint64) uint64 {
+	h := t.nameKey ^ uint64(n)
+	h = (h ^ a) * 0x9e3779b97f4a7c15
+	h = (h ^ h>>32 ^ b) * 0xbf58476d1ce4e5b9
+	h = (h ^ h>>29 ^ c) * 0x94d049bb133111eb
+	return h ^ h>>32
 }
 
 // withName is a raw key's hash from the hashes of its tags object and name.
@@ -554,7 +586,28 @@ func withName(tagsHash, nameHash uint64) uint64 {
 // hashString is hash for a name held as a string: the same value, as maphash hashes a string
 // and its bytes alike, so a raw key's hash is recomputed rather than stored.
 func (t *Table) hashString(name string, rawTags []byte) uint64 {
-	return withName(maphash.Bytes(t.seed, rawTags), maphash.String(t.seed, name))
+	n := len(name)
+	if n > 24 {
+		return withName(maphash.Bytes(t.seed, rawTags), maphash.String(t.seed, name))
+	}
+	// The words hash reads, a byte at a time (evictions only, off the hot path).
+	word := func(from, to int) (w uint64) {
+		for i := from; i < to; i++ {
+			w |= uint64(name[i]) << (8 * (i - from))
+		}
+		return w
+	}
+	var a, b, c uint64
+	switch {
+	case n >= 8:
+		a, c = word(0, 8), word(n-8, n)
+		if n > 16 {
+			b = word(8, 16)
+		}
+	default:
+		a = word(0, n)
+	}
+	return withName(maphash.Bytes(t.seed, rawTags), t.mixName(n, a, b, c))
 }
 
 // Observe adds value v to the known series (metric name, raw tags object bytes) and reports

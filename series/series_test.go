@@ -1,6 +1,7 @@
 package series
 
 import (
+	"bytes"
 	"fmt"
 	"maps"
 	"math"
@@ -753,5 +754,30 @@ func TestTagsetsByLabels(t *testing.T) {
 				t.Errorf("index holds %d keys, want %d own and %d other", tbl.index.n, own, len(tbl.extraTags))
 			}
 		})
+	}
+}
+
+// TestHashName checks that a raw key hashes alike from a name's bytes (ingest) and from its
+// string (eviction), at every name length around the word boundaries, and that names which
+// differ in any one byte hash apart.
+func TestHashName(t *testing.T) {
+	tbl, err := NewTable(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tags := []byte(`{"id":"7"}`)
+	for n := range 31 {
+		name := []byte(strings.Repeat("k", n))
+		h := tbl.hash(name, tags)
+		if hs := tbl.hashString(string(name), tags); hs != h {
+			t.Fatalf("name of %d bytes: hash %x, hashString %x", n, h, hs)
+		}
+		for i := range n {
+			other := bytes.Clone(name)
+			other[i] = 'j'
+			if tbl.hash(other, tags) == h {
+				t.Fatalf("name of %d bytes: byte %d changed, same hash", n, i)
+			}
+		}
 	}
 }
