@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"math"
 	"os"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/valyala/fastjson"
@@ -131,4 +133,41 @@ func FuzzScanPoint(f *testing.F) {
 	}
 	var p fastjson.Parser
 	f.Fuzz(func(t *testing.T, line []byte) { checkAgrees(t, &p, line) })
+}
+
+// TestNumber checks the scanner's number, which reads digits a word at a time where it can,
+// against strconv on numbers of every digit count before and after the point, at the end of
+// the line and before more bytes, and that what it must refuse it refuses.
+func TestNumber(t *testing.T) {
+	cases := []string{"0", "7", "-0", "-3", "0.5", "-0.25"}
+	for ni := 1; ni <= 9; ni++ {
+		for nf := 0; nf <= 9; nf++ {
+			if ni+nf > 15 {
+				continue
+			}
+			num := strings.Repeat("7", ni-1) + "9"
+			if nf > 0 {
+				num += "." + strings.Repeat("3", nf-1) + "1"
+			}
+			cases = append(cases, num, "-"+num)
+		}
+	}
+	for _, c := range cases {
+		for _, after := range []string{"", ",", `,"tags":{"a":"b"}}`, "}"} {
+			s := scanner{b: []byte(c + after)}
+			got, ok := s.number()
+			want, err := strconv.ParseFloat(c, 64)
+			if !ok || err != nil || got != want || s.i != len(c) {
+				t.Errorf("number(%q): %v, %v, read %d bytes; want %v, %d bytes", c+after, got, ok, s.i, want, len(c))
+			}
+		}
+	}
+	for _, c := range []string{"", "-", "01", "-01", "1.", "1.x", ".5", "1e5", "1.5E3", "x", "1234567890123456", "0.1234567890123456"} {
+		for _, after := range []string{"", `,"tags":{"a":"b"}}`} {
+			s := scanner{b: []byte(c + after)}
+			if _, ok := s.number(); ok && s.i == len(c) {
+				t.Errorf("number(%q) accepted %q", c+after, c)
+			}
+		}
+	}
 }
