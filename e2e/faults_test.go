@@ -451,7 +451,18 @@ func watchK6(launcher int, launcherDone <-chan struct{}) k6Usage {
 		if err == nil && st.ppid == launcher {
 			u.cpu = max(u.cpu, st.cpu)
 		}
-		if err != nil || st.ppid != launcher || st.state == 'Z' || st.state == 'X' {
+		lost := err != nil || st.ppid != launcher
+		if lost {
+			// Gone, or not the launcher's any more. Once this lost k6 within milliseconds of
+			// its start, on a loaded machine, and measured from there: conclude only when the
+			// launcher has no child left, and otherwise follow the one it has.
+			if pid := childPID(launcher); pid != 0 {
+				u.pid, lost = pid, false
+			}
+		} else if st.state == 'Z' || st.state == 'X' {
+			lost = true
+		}
+		if lost {
 			u.exited = time.Now()
 			break
 		}
