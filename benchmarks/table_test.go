@@ -21,8 +21,9 @@ import (
 //
 //   - BenchmarkIngest: ns per line of known series, through ingest.Reader.Run (block reads,
 //     line split, parse, hash, in-place aggregate update), for an http_req_duration trend with
-//     k6's ten HTTP tags and for the four custom metric types with an id tag. Target: <= 150
-//     ns/line, 0 allocs.
+//     k6's ten HTTP tags (its values spread over a factor of e either way, the costliest
+//     line), for the four custom metric types with an id tag, and for the 13 lines k6 writes
+//     per request of an HTTP test. Target: <= 150 ns/line, 0 allocs.
 //   - BenchmarkFlush: one flush of 100,000 and 600,000 live output series (half http_reqs
 //     counters, half http_req_duration p99 trends, k6's HTTP tags): SnapshotTo hands batches
 //     of 10,000 samples to a sink that encodes remote write 1.0 (or, v2/, 2.0 from the
@@ -89,7 +90,45 @@ func streamWorkloads() []streamWorkload {
 			custom.lines++
 		}
 	}
-	return []streamWorkload{http, custom}
+	return []streamWorkload{http, custom, requestLines(rng)}
+}
+
+// requestLines is the stream of an HTTP test as k6 writes it: per request the nine http_*
+// points with the request's ten tags (keep-alive: blocked, connecting and TLS handshaking 0),
+// then data_sent, data_received, iteration_duration and iterations with the iteration's two.
+func requestLines(rng *rand.Rand) streamWorkload {
+	w := streamWorkload{name: "k6 HTTP iterations: 13 lines a request, 100 urls"}
+	trends := []string{"http_req_duration", "http_req_blocked", "http_req_connecting", "http_req_tls_handshaking", "http_req_sending", "http_req_waiting", "http_req_receiving", "iteration_duration"}
+	for _, m := range trends {
+		w.decls += declLine(m, "trend", "time")
+	}
+	w.decls += declLine("http_reqs", "counter", "default") + declLine("http_req_failed", "rate", "default") +
+		declLine("data_sent", "counter", "data") + declLine("data_received", "counter", "data") + declLine("iterations", "counter", "default")
+	iterTags := []byte(`{"group":"","scenario":"default"}`)
+	var tags []byte
+	ms := func(v float64) float64 { return math.Round(v*1e6) / 1e6 } // k6's ms with ns digits
+	for i := range 10_000 / 13 {
+		tags = httpTags(tags[:0], i%100)
+		waiting := ms(math.Exp(rng.NormFloat64()*0.5 + 2))
+		sending, receiving := ms(0.01+rng.Float64()*0.03), ms(0.02+rng.Float64()*0.2)
+		duration := ms(sending + waiting + receiving)
+		for _, p := range []struct {
+			name string
+			v    float64
+		}{
+			{"http_reqs", 1}, {"http_req_duration", duration}, {"http_req_blocked", 0}, {"http_req_connecting", 0},
+			{"http_req_tls_handshaking", 0}, {"http_req_sending", sending}, {"http_req_waiting", waiting},
+			{"http_req_receiving", receiving}, {"http_req_failed", 0},
+		} {
+			w.points = pointLine(w.points, p.name, p.v, tags)
+		}
+		w.points = pointLine(w.points, "data_sent", 96, iterTags)
+		w.points = pointLine(w.points, "data_received", float64(1200+rng.IntN(200)), iterTags)
+		w.points = pointLine(w.points, "iteration_duration", ms(duration+0.1+rng.Float64()*0.2), iterTags)
+		w.points = pointLine(w.points, "iterations", 1, iterTags)
+		w.lines += 13
+	}
+	return w
 }
 
 // BenchmarkIngest measures ingest of known series: every series of the stream is created by a

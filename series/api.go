@@ -369,6 +369,9 @@ type Table struct {
 	seed       maphash.Seed
 	nameKey    uint64 // mixName's key, from seed
 
+	lastRaw  []byte // the raw tags lookup last found, a key's own bytes; nil once unlocked
+	lastHash uint64 // their maphash
+
 	live atomic.Int64 // live series: added by ingest, evicted by the flush
 
 	mu sync.Mutex // ingest's lock: guards every field below up to flushMu
@@ -501,7 +504,10 @@ func NewTable(opts Options) (*Table, error) {
 func (t *Table) Lock() { t.mu.Lock() }
 
 // Unlock releases the lock taken by Lock.
-func (t *Table) Unlock() { t.mu.Unlock() }
+func (t *Table) Unlock() {
+	t.lastRaw = nil // see lookup
+	t.mu.Unlock()
+}
 
 // Declare records a k6 metric (its Metric line); a redeclaration with another type or contains
 // is an error and the first declaration stays. The caller holds the lock.
@@ -547,9 +553,14 @@ func (t *Table) Metadata(dst []Meta) []Meta {
 
 // hash combines the hashes of a metric name and its raw tags object.
 func (t *Table) hash(name, rawTags []byte) uint64 {
+	return withName(maphash.Bytes(t.seed, rawTags), t.nameHash(name))
+}
+
+// nameHash is the hash of a metric name that hash combines with its tags'.
+func (t *Table) nameHash(name []byte) uint64 {
 	n := len(name)
 	if n > 24 {
-		return withName(maphash.Bytes(t.seed, rawTags), maphash.Bytes(t.seed, name))
+		return maphash.Bytes(t.seed, name)
 	}
 	var a, b, c uint64
 	switch {
@@ -563,7 +574,7 @@ func (t *Table) hash(name, rawTags []byte) uint64 {
 			a |= uint64(name[i]) << (8 * i)
 		}
 	}
-	return withName(maphash.Bytes(t.seed, rawTags), t.mixName(n, a, b, c))
+	return t.mixName(n, a, b, c)
 }
 
 // mixName hashes a metric name of n <= 24 bytes from its words: a its first 8 bytes (or all
@@ -623,19 +634,49 @@ func (t *Table) Observe(name, rawTags []byte, v float64) bool {
 }
 
 // lookup returns the entry raw key (name, rawTags) points at, live or evicted, or -1.
+//
+// k6 writes the points of one request (or one iteration) one after another with the same tags
+// object, so lookup remembers the raw tags it last found and their hash: when the next tags
+// equal them it reuses the hash, and a key whose tags are those very bytes matches without
+// comparing them again. What it remembers is forgotten whenever the lock is let go, before
+// any flush can evict the key that holds those bytes.
 func (t *Table) lookup(name, rawTags []byte) int32 {
-	return t.lookupHashed(name, rawTags, t.hash(name, rawTags))
+	var th uint64
+	if last := t.lastRaw; len(last) > 0 && bytes.Equal(rawTags, last) {
+		th = t.lastHash
+		h := withName(th, t.nameHash(name))
+		for ref, i := t.index.candidate(h, t.index.home(h)); ref != 0; ref, i = t.index.candidate(h, i+1) {
+			ei, tags := t.refEntry(ref)
+			same := len(tags) == len(last) && &tags[0] == &last[0] // tagsets are shared, so usually
+			if (same || bytes.Equal(tags, rawTags)) && t.mlist[slotAt(t.slots, ei).metric].name == string(name) {
+				return ei
+			}
+		}
+		return -1
+	}
+	th = maphash.Bytes(t.seed, rawTags)
+	ei, tags := t.lookupKey(name, rawTags, withName(th, t.nameHash(name)))
+	if ei >= 0 {
+		t.lastRaw, t.lastHash = tags, th
+	}
+	return ei
 }
 
 // lookupHashed is lookup for a caller that has the key's hash already.
 func (t *Table) lookupHashed(name, rawTags []byte, h uint64) int32 {
+	ei, _ := t.lookupKey(name, rawTags, h)
+	return ei
+}
+
+// lookupKey is lookupHashed that also returns the matching key's own copy of the raw tags.
+func (t *Table) lookupKey(name, rawTags []byte, h uint64) (int32, []byte) {
 	for ref, i := t.index.candidate(h, t.index.home(h)); ref != 0; ref, i = t.index.candidate(h, i+1) {
 		ei, tags := t.refEntry(ref)
 		if bytes.Equal(tags, rawTags) && t.mlist[slotAt(t.slots, ei).metric].name == string(name) {
-			return ei
+			return ei, tags
 		}
 	}
-	return -1
+	return -1, nil
 }
 
 // claim makes entry ei writable in the current epoch, or reports false when the flush has
@@ -699,6 +740,7 @@ func (t *Table) Insert(name, rawTags []byte, tags []Tag, v float64) error {
 	if m == nil {
 		return fmt.Errorf("series: metric %q: %w", name, ErrUndeclared)
 	}
+	t.lastRaw = nil // see lookup: the lock may go, and a new key's bytes are its own
 	if t.index.full() {
 		// Only ingest touches the index, and nothing of this point is under way yet: a swap
 		// meanwhile is one between two points, as between two blocks.
