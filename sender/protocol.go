@@ -188,6 +188,34 @@ func judge2(status int, h *fasthttp.ResponseHeader, body []byte) verdict {
 	return unknown
 }
 
+// written returns how many samples and histograms the -Written headers of an answer to a 2.0
+// body say the receiver stored, capped at sent; ok is false when the answer has neither
+// header (or they are not numbers): then it says nothing about them.
+func written(h *fasthttp.ResponseHeader, sent int) (n int, ok bool) {
+	for _, name := range []string{headerSamplesWritten, headerHistogramsWritten} {
+		if c, isNum := decimal(h.Peek(name)); isNum {
+			n += c
+			ok = true
+		}
+	}
+	return min(n, sent), ok
+}
+
+// decimal parses a count of up to 9 digits without allocating.
+func decimal(v []byte) (int, bool) {
+	if len(v) == 0 || len(v) > 9 {
+		return 0, false
+	}
+	n := 0
+	for _, c := range v {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, true
+}
+
 // namesMessage reports whether a 400's text is about the protobuf message or content type
 // rather than about the samples.
 func namesMessage(body []byte) bool {

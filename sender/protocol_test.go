@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,11 +25,13 @@ import (
 type rwMode int32
 
 const (
-	modeV1Only rwMode = iota // 204 without -Written headers, body discarded (Prometheus 2.42, VM 1.79)
-	modeV2                   // 204 with the -Written headers, body kept
-	mode415                  // 415 Unsupported Media Type, as Prometheus 3 without 2.0 answers
-	mode400                  // 400 naming the protobuf message
-	mode401                  // 401 to everything: says nothing about the protocol
+	modeV1Only     rwMode = iota // 204 without -Written headers, body discarded (Prometheus 2.42, VM 1.79)
+	modeV2                       // 204 with the -Written headers, body kept
+	mode415                      // 415 Unsupported Media Type, as Prometheus 3 without 2.0 answers
+	mode400                      // 400 naming the protobuf message
+	mode401                      // 401 to everything: says nothing about the protocol
+	modePartial                  // 204, half of each 2.0 body's samples stored, the -Written headers say so
+	mode400Partial               // 400 (samples out of order), half stored, the -Written headers say so
 )
 
 // rwReceiver emulates a remote-write receiver per protocol. 1.0 bodies are always kept (204);
@@ -95,14 +98,30 @@ func (r *rwReceiver) serve(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	keep := true
+	var samples uint64 // in the body: makeBody writes the count at offset 8
+	if !probe && err == nil {
+		samples = uint64(binary.LittleEndian.Uint32(raw[8:]))
+	}
 	if proto == ProtoV2 {
 		switch mode {
 		case modeV1Only:
 			keep = false // decodes as an empty 1.0 WriteRequest: nothing stored, yet 204
-		case modeV2:
-			ctx.Response.Header.Set("X-Prometheus-Remote-Write-Samples-Written", "0")
+		case modeV2, modePartial, mode400Partial:
+			if mode != modeV2 {
+				samples /= 2
+			}
+			// Samples and histograms are counted apart; the bodies here hold samples only.
+			ctx.Response.Header.Set("X-Prometheus-Remote-Write-Samples-Written", strconv.FormatUint(samples, 10))
 			ctx.Response.Header.Set("X-Prometheus-Remote-Write-Histograms-Written", "0")
 			ctx.Response.Header.Set("X-Prometheus-Remote-Write-Exemplars-Written", "0")
+			if mode == mode400Partial {
+				r.mu.Lock()
+				r.kept += samples
+				r.mu.Unlock()
+				ctx.SetStatusCode(fasthttp.StatusBadRequest)
+				ctx.SetBodyString("out of order sample")
+				return
+			}
 		case mode415:
 			ctx.SetStatusCode(fasthttp.StatusUnsupportedMediaType)
 			// Prometheus 3.x's words, through http.Error (hence the newline).
@@ -116,7 +135,7 @@ func (r *rwReceiver) serve(ctx *fasthttp.RequestCtx) {
 	}
 	if keep && !probe && err == nil {
 		r.mu.Lock()
-		r.kept += uint64(binary.LittleEndian.Uint32(raw[8:]))
+		r.kept += samples
 		r.mu.Unlock()
 	}
 	ctx.SetStatusCode(fasthttp.StatusNoContent)
@@ -399,6 +418,47 @@ func TestRuntimeFallback(t *testing.T) {
 			}
 			if n := strings.Count(w.String(), fallbackMsg); n != 1 {
 				t.Errorf("fallback line logged %d times:\n%s", n, w.String())
+			}
+		})
+	}
+}
+
+// TestPartialWrite: a 2.0 receiver that stores only part of a body, and says so in its
+// -Written headers, on a 2xx or a 4xx: the part stored counts as sent, the rest as rejected
+// with a warning, and the receiver's count of what it stored is what the sender reports.
+func TestPartialWrite(t *testing.T) {
+	const bodies, samples = 4, 10
+	for _, tc := range []struct {
+		name string
+		mode rwMode
+	}{{"204", modePartial}, {"400", mode400Partial}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := startRW(t, modeV2)
+			var w syncWriter
+			cfg := protoConfig(r.url, &w, 2)
+			s, err := New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			defer cancel()
+			if p, err := s.Negotiate(ctx); p != 2 || err != nil {
+				t.Fatalf("Negotiate = %d, %v", p, err)
+			}
+			r.mode.Store(int32(tc.mode))
+			for slot := range bodies {
+				s.EnqueueProto(makeBody(cfg.Pool, 0, slot, samples), samples, ProtoV2)
+			}
+			s.EndFlush()
+			s.Close(ctx)
+			st := s.Stats()
+			checkAccounting(t, st, r.keptSamples())
+			if st.SamplesSent != bodies*samples/2 || st.DroppedRejected != bodies*samples/2 || s.Protocol() != 2 {
+				t.Errorf("stats %+v, protocol %d", st, s.Protocol())
+			}
+			if tc.mode == modePartial && !strings.Contains(w.String(), "receiver stored 5 of the 10 samples of a 2.0 body") {
+				t.Errorf("no warning about the partial write:\n%s", w.String())
 			}
 		})
 	}

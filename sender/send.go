@@ -50,15 +50,21 @@ func (s *Sender) deliver(it item, timer *time.Timer) {
 		if attempt > 1 {
 			s.st.retries.Add(1)
 		}
-		out, retryAfter := s.attempt(it, attempt)
+		out, retryAfter, stored := s.attempt(it, attempt)
 		switch out {
 		case acked:
-			s.st.sent.Add(uint64(it.samples))
+			if stored < it.samples {
+				s.partial(it, stored, "HTTP 2xx")
+			}
+			s.st.sent.Add(uint64(stored))
 			s.st.bodies.Add(1)
 			s.st.bytes.Add(uint64(len(it.body.B)))
 			s.cfg.Pool.Put(it.body)
 			return
 		case rejected:
+			// A 2.0 receiver may have stored part of it, and says how much.
+			s.st.sent.Add(uint64(stored))
+			it.samples -= stored
 			s.drop(it, reasonRejected)
 			return
 		case unsupported:
@@ -85,6 +91,15 @@ func (s *Sender) deliver(it item, timer *time.Timer) {
 	}
 }
 
+// partial counts the samples of an acknowledged 2.0 body that its answer's -Written headers
+// say were not stored as rejected: the receiver took the body but not all of it (samples out
+// of order, too old, limits), and nothing is lost silently.
+func (s *Sender) partial(it item, stored int, answer string) {
+	s.st.rejected.Add(uint64(it.samples - stored))
+	s.report(kindRejected, logs.Warn, "remote write: receiver stored %d of the %d samples of a 2.0 body (%s, %s + %s); the other %d are counted as rejected",
+		stored, it.samples, answer, headerSamplesWritten, headerHistogramsWritten, it.samples-stored)
+}
+
 func (s *Sender) giveUp(it item, attempts int, why string) {
 	s.drop(it, reasonGaveUp)
 	s.report(kindGaveUp, logs.Error, "remote write: gave up on a body of %d samples after %d attempts: %s", it.samples, attempts, why)
@@ -108,7 +123,9 @@ func (s *Sender) isAborted() bool {
 
 // attempt makes one HTTP request. Request and response come from fasthttp's pools and go back
 // before it returns; the body is lent to fasthttp without a copy (SetBodyRaw) and stays ours.
-func (s *Sender) attempt(it item, attempt int) (outcome, time.Duration) {
+// stored is how many of the body's samples the receiver stored: all of them when acked, none
+// when not, unless a 2.0 answer's -Written headers say otherwise.
+func (s *Sender) attempt(it item, attempt int) (out outcome, retryAfter time.Duration, stored int) {
 	req := fasthttp.AcquireRequest()
 	resp := fasthttp.AcquireResponse()
 	s.prepare(req, int(it.proto), it.body.B)
@@ -122,7 +139,7 @@ func (s *Sender) attempt(it item, attempt int) (outcome, time.Duration) {
 	latency := time.Since(t0)
 	s.st.requests.Add(1)
 
-	out, retryAfter, status := acked, time.Duration(0), 0
+	out, status := acked, 0
 	switch {
 	case err != nil:
 		out = retryable
@@ -161,12 +178,23 @@ func (s *Sender) attempt(it item, attempt int) (outcome, time.Duration) {
 			s.report(kindRejected, logs.Error, "remote write: receiver rejected a body of %d samples with HTTP %d, dropped: %s", it.samples, status, s.errBody(resp.Body()))
 		}
 	}
+	switch {
+	case out == acked:
+		stored = it.samples
+		if it.proto == ProtoV2 {
+			if n, ok := written(&resp.Header, it.samples); ok {
+				stored = n
+			}
+		}
+	case out == rejected && it.proto == ProtoV2:
+		stored, _ = written(&resp.Header, it.samples) // 0 without the headers
+	}
 	if s.log.Enabled(logs.Debug) {
 		s.debug(status, latency, it.samples, len(it.body.B), attempt)
 	}
 	fasthttp.ReleaseResponse(resp)
 	fasthttp.ReleaseRequest(req)
-	return out, retryAfter
+	return out, retryAfter, stored
 }
 
 // prepare fills req for one remote-write POST of body, encoded in version proto. The body is

@@ -372,7 +372,8 @@ type Stats struct {
 	// DroppedQueueFull were the oldest in a full queue (by QueueSize or QueueBytes), dropped to
 	// make room, or in a body larger than QueueBytes on its own.
 	DroppedQueueFull uint64
-	// DroppedRejected got a non-retryable answer (4xx other than 429, or 3xx).
+	// DroppedRejected got a non-retryable answer (4xx other than 429, or 3xx), or were left
+	// out of the -Written counts of a 2.0 answer (a receiver that stored part of a body).
 	DroppedRejected uint64
 	// DroppedGaveUp exhausted MaxRetries or MaxRetryTime.
 	DroppedGaveUp uint64
