@@ -193,8 +193,15 @@ func uniform(w *workload) (int64, bool) {
 
 func newPenelopa1(w *workload) *penelopa1 {
 	p := &penelopa1{w: w}
+	names := map[string][]byte{} // a family's __name__ label, encoded once, as the table does
 	for _, s := range w.Series {
-		p.labels = append(p.labels, labelBlock(s.Labels))
+		l := labelBlock(s.Labels)
+		if name, ok := names[string(l.Name)]; ok {
+			l.Name = name
+		} else {
+			names[string(l.Name)] = l.Name
+		}
+		p.labels = append(p.labels, l)
 	}
 	return p
 }
