@@ -18,8 +18,11 @@ import (
 )
 
 const (
-	// blockSize is the read size; the table lock is held once per block of lines.
-	blockSize = 256 << 10
+	// blockSize is the read size; the table lock is held once per block of lines. 64 KiB (a
+	// default pipe's size) keeps the buffer from pushing the series' aggregates out of a 1 MiB
+	// L2 cache: interleaved runs of BenchmarkIngest here took ~10 % less time per line than at
+	// 256 KiB on k6's HTTP lines; a larger buffer saves only read calls, one per ~200 lines.
+	blockSize = 64 << 10
 	// maxLineSize bounds the buffer: a longer line is counted malformed and skipped.
 	maxLineSize = 16 << 20
 )
