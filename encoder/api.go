@@ -111,18 +111,9 @@ func writeTimeSeries(dst []byte, labels *Labels, value float64, tsMillis int64) 
 		return dst, false
 	}
 	l := sizeVarint(ts)
-	body := labels.Len() + 3 + 8 + 1 + l
-	n := len(dst)
-	if body >= 1<<14 || cap(dst)-n < 3+body+8 {
+	b, i, ok := openSeries(dst, tagWriteRequestTimeseries, labels.Len()+3+8+1+l)
+	if !ok {
 		return dst, false
-	}
-	b := dst[n:cap(dst)]
-	i := 2
-	if body < 1<<7 {
-		b[0], b[1] = tagWriteRequestTimeseries, byte(body)
-	} else {
-		b[0], b[1], b[2] = tagWriteRequestTimeseries, byte(body)|0x80, byte(body>>7)
-		i = 3
 	}
 	if len(labels.Head) > 0 {
 		i += copy(b[i:], labels.Head)
@@ -130,7 +121,24 @@ func writeTimeSeries(dst []byte, labels *Labels, value float64, tsMillis int64) 
 	i += copy(b[i:], labels.Name)
 	i += copy(b[i:], labels.Tail)
 	putSample(b[i:i+20:i+20], bits, varint8(ts, l), l)
-	return dst[:n+i+12+l], true
+	return dst[:len(dst)+i+12+l], true
+}
+
+// openSeries starts a series field (tag, then a body of body bytes) in the spare room of dst
+// for writeTimeSeries and writeTimeSeriesRefs2, when the body is under 16 KiB and the room
+// holds it and a word more: it writes the tag and the length, and returns the room and where
+// the body starts in it.
+func openSeries(dst []byte, tag byte, body int) (b []byte, i int, ok bool) {
+	if body >= 1<<14 || cap(dst)-len(dst) < 3+body+8 {
+		return nil, 0, false
+	}
+	b = dst[len(dst):cap(dst)]
+	if body < 1<<7 {
+		b[0], b[1] = tag, byte(body)
+		return b, 2, true
+	}
+	b[0], b[1], b[2] = tag, byte(body)|0x80, byte(body>>7)
+	return b, 3, true
 }
 
 // putSample writes one TimeSeries.samples field of a set value (bits) and time (its varint

@@ -159,18 +159,9 @@ func writeTimeSeriesRefs2(dst []byte, refs *LabelRefs, meta []byte, value float6
 		return dst, false
 	}
 	l := sizeVarint(ts)
-	body := 2 + nrefs + len(meta) + 3 + 8 + 1 + l
-	n := len(dst)
-	if body >= 1<<14 || cap(dst)-n < 3+body+8 {
+	b, i, ok := openSeries(dst, tagV2RequestTimeseries, 2+nrefs+len(meta)+3+8+1+l)
+	if !ok {
 		return dst, false
-	}
-	b := dst[n:cap(dst)]
-	i := 2
-	if body < 1<<7 {
-		b[0], b[1] = tagV2RequestTimeseries, byte(body)
-	} else {
-		b[0], b[1], b[2] = tagV2RequestTimeseries, byte(body)|0x80, byte(body>>7)
-		i = 3
 	}
 	b[i], b[i+1] = tagV2TimeSeriesLabelsRefs, byte(nrefs)
 	i += 2
@@ -183,7 +174,7 @@ func writeTimeSeriesRefs2(dst []byte, refs *LabelRefs, meta []byte, value float6
 		i += copy(b[i:], meta)
 	}
 	putSample(b[i:i+20:i+20], bits, varint8(ts, l), l)
-	return dst[:n+i+12+l], true
+	return dst[:len(dst)+i+12+l], true
 }
 
 // SizeHistogramSeriesRefs2 returns exactly how many bytes AppendHistogramSeriesRefs2 appends

@@ -360,6 +360,30 @@ func TestProtocolHeaders(t *testing.T) {
 	}
 }
 
+// negotiatedV2 starts a receiver that speaks 2.0 and a sender (with concurrency unless 0) that
+// has negotiated 2.0 with it, then turns the receiver to mode. ctx ends with the test, within
+// 3 s; w holds the sender's log.
+func negotiatedV2(t *testing.T, mode rwMode, concurrency int) (*rwReceiver, *Sender, Config, *syncWriter, context.Context) {
+	t.Helper()
+	r := startRW(t, modeV2)
+	w := new(syncWriter)
+	cfg := protoConfig(r.url, w, 2)
+	if concurrency > 0 {
+		cfg.Concurrency = concurrency
+	}
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	t.Cleanup(cancel)
+	if p, err := s.Negotiate(ctx); p != 2 || err != nil {
+		t.Fatalf("Negotiate = %d, %v", p, err)
+	}
+	r.mode.Store(int32(mode))
+	return r, s, cfg, w, ctx
+}
+
 // TestRuntimeFallback: a receiver proven 2.0 that starts answering 2.0 bodies as a 1.0 receiver
 // would (a rollback, a load balancer) switches the sender to 1.0 for good; the 2.0 bodies are
 // counted as DroppedProtocol, those still queued are not even sent, and the log says it once.
@@ -376,20 +400,8 @@ func TestRuntimeFallback(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			r := startRW(t, modeV2)
-			var w syncWriter
-			cfg := protoConfig(r.url, &w, 2)
-			cfg.Concurrency = 1 // the first 2.0 answer is known before the next body goes
-			s, err := New(cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-			defer cancel()
-			if p, err := s.Negotiate(ctx); p != 2 || err != nil {
-				t.Fatalf("Negotiate = %d, %v", p, err)
-			}
-			r.mode.Store(int32(tc.mode))
+			// Concurrency 1: the first 2.0 answer is known before the next body goes.
+			r, s, cfg, w, ctx := negotiatedV2(t, tc.mode, 1)
 			proto := s.Protocol() // chosen once per flush, as the output does
 			for slot := range perFlush {
 				s.EnqueueProto(makeBody(cfg.Pool, 0, slot, samples), samples, proto)
@@ -434,19 +446,7 @@ func TestPartialWrite(t *testing.T) {
 	}{{"204", modePartial}, {"400", mode400Partial}} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			r := startRW(t, modeV2)
-			var w syncWriter
-			cfg := protoConfig(r.url, &w, 2)
-			s, err := New(cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-			defer cancel()
-			if p, err := s.Negotiate(ctx); p != 2 || err != nil {
-				t.Fatalf("Negotiate = %d, %v", p, err)
-			}
-			r.mode.Store(int32(tc.mode))
+			r, s, cfg, w, ctx := negotiatedV2(t, tc.mode, 0)
 			for slot := range bodies {
 				s.EnqueueProto(makeBody(cfg.Pool, 0, slot, samples), samples, ProtoV2)
 			}
