@@ -594,31 +594,15 @@ func withName(tagsHash, nameHash uint64) uint64 {
 	return tagsHash ^ (nameHash * 0x9e3779b97f4a7c15)
 }
 
-// hashString is hash for a name held as a string: the same value, as maphash hashes a string
-// and its bytes alike, so a raw key's hash is recomputed rather than stored.
+// hashString is hash for a name held as a string, so a raw key's hash is recomputed rather
+// than stored: a name that mixName hashes is copied to the stack first, a longer one hashed as
+// a string (maphash hashes a string and its bytes alike).
 func (t *Table) hashString(name string, rawTags []byte) uint64 {
-	n := len(name)
-	if n > 24 {
+	if len(name) > 24 {
 		return withName(maphash.Bytes(t.seed, rawTags), maphash.String(t.seed, name))
 	}
-	// The words hash reads, a byte at a time (evictions only, off the hot path).
-	word := func(from, to int) (w uint64) {
-		for i := from; i < to; i++ {
-			w |= uint64(name[i]) << (8 * (i - from))
-		}
-		return w
-	}
-	var a, b, c uint64
-	switch {
-	case n >= 8:
-		a, c = word(0, 8), word(n-8, n)
-		if n > 16 {
-			b = word(8, 16)
-		}
-	default:
-		a = word(0, n)
-	}
-	return withName(maphash.Bytes(t.seed, rawTags), t.mixName(n, a, b, c))
+	var b [24]byte
+	return t.hash(b[:copy(b[:], name)], rawTags)
 }
 
 // Observe adds value v to the known series (metric name, raw tags object bytes) and reports
