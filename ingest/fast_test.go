@@ -135,9 +135,9 @@ func FuzzScanPoint(f *testing.F) {
 	f.Fuzz(func(t *testing.T, line []byte) { checkAgrees(t, &p, line) })
 }
 
-// TestNumber checks the scanner's number, which reads digits a word at a time where it can,
-// against strconv on numbers of every digit count before and after the point, at the end of
-// the line and before more bytes, and that what it must refuse it refuses.
+// TestNumber checks the scanner's number against strconv on numbers of every digit count
+// before and after the point, at the end of the line and before more bytes, and that what it
+// must leave to fastjson it refuses.
 func TestNumber(t *testing.T) {
 	cases := []string{"0", "7", "-0", "-3", "0.5", "-0.25"}
 	for ni := 1; ni <= 9; ni++ {

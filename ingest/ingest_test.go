@@ -330,9 +330,9 @@ func TestRunsOfEqualTags(t *testing.T) {
 	in.WriteString(declarations)
 	for i := range 300 {
 		ts := tagsets[i%len(tagsets)]
-		u := map[string]string{`{"k":"A","u":"2"}`: "2"}[ts]
-		if u == "" {
-			u = "1"
+		u := "1"
+		if ts == tagsets[2] {
+			u = "2"
 		}
 		for j, m := range []string{"my_counter", "my_gauge", "my_counter"} {
 			if i%7 == 3 && j == 1 {
