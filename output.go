@@ -437,14 +437,9 @@ func (o *Output) encodeV1(samples []series.Sample, ts int64, withMeta bool) int 
 		} else {
 			raw = encoder.AppendTimeSeries(raw, &s.Labels, s.Value, ts)
 		}
-		if n > 0 && len(raw) > maxBodyBytes {
-			raw = raw[:before] // the next request's first series
+		var ok bool
+		if raw, ok = o.keep(raw, before, n, s, ts, &hists); !ok {
 			break
-		}
-		if s.Hist != nil {
-			hists = true
-		} else if o.cfg.ReuseRequests {
-			o.sampleAt = append(o.sampleAt, encoder.SampleBytesAt(len(raw), s.Value, ts))
 		}
 		n++
 	}
@@ -453,6 +448,22 @@ func (o *Output) encodeV1(samples []series.Sample, ts int64, withMeta bool) int 
 	}
 	o.raw = raw
 	return n
+}
+
+// keep decides on series s, the request's n-th, just appended to raw after its first before
+// bytes: it takes it back (ok false: the next request's first series) when it pushed a request
+// of more than one series past maxBodyBytes, and otherwise notes a histogram in hists or, with
+// reuse_requests, where its value and timestamp bytes are.
+func (o *Output) keep(raw []byte, before, n int, s *series.Sample, ts int64, hists *bool) (out []byte, ok bool) {
+	if n > 0 && len(raw) > maxBodyBytes {
+		return raw[:before], false
+	}
+	if s.Hist != nil {
+		*hists = true
+	} else if o.cfg.ReuseRequests {
+		o.sampleAt = append(o.sampleAt, encoder.SampleBytesAt(len(raw), s.Value, ts))
+	}
+	return raw, true
 }
 
 // symbolGroup returns how many output series the table fills a 2.0 symbol group with, so that
@@ -487,17 +498,13 @@ func (o *Output) encodeV2(samples []series.Sample, ts int64) int {
 		before := len(raw)
 		if s.Hist != nil {
 			raw = encoder.AppendHistogramSeriesRefs2(raw, &refs, s.V2.Meta(), s.Hist, ts)
-			hists = true
 		} else {
 			// A series ends with its sample, as in 1.0, and a 2.0 Sample is laid out as 1.0's.
 			raw = encoder.AppendTimeSeriesRefs2(raw, &refs, s.V2.Meta(), s.Value, ts)
 		}
-		if n > 0 && len(raw) > maxBodyBytes {
-			raw = raw[:before] // the next request's first series
+		var ok bool
+		if raw, ok = o.keep(raw, before, n, s, ts, &hists); !ok {
 			break
-		}
-		if s.Hist == nil && o.cfg.ReuseRequests {
-			o.sampleAt = append(o.sampleAt, encoder.SampleBytesAt(len(raw), s.Value, ts))
 		}
 		n++
 	}
