@@ -625,21 +625,11 @@ func (t *Table) Observe(name, rawTags []byte, v float64) bool {
 // comparing them again. What it remembers is forgotten whenever the lock is let go, before
 // any flush can evict the key that holds those bytes.
 func (t *Table) lookup(name, rawTags []byte) int32 {
-	var th uint64
-	if last := t.lastRaw; len(last) > 0 && bytes.Equal(rawTags, last) {
-		th = t.lastHash
-		h := withName(th, t.nameHash(name))
-		for ref, i := t.index.candidate(h, t.index.home(h)); ref != 0; ref, i = t.index.candidate(h, i+1) {
-			ei, tags := t.refEntry(ref)
-			same := len(tags) == len(last) && &tags[0] == &last[0] // tagsets are shared, so usually
-			if (same || bytes.Equal(tags, rawTags)) && t.mlist[slotAt(t.slots, ei).metric].name == string(name) {
-				return ei
-			}
-		}
-		return -1
+	known, th := t.lastRaw, t.lastHash
+	if len(known) == 0 || !bytes.Equal(rawTags, known) {
+		known, th = nil, maphash.Bytes(t.seed, rawTags)
 	}
-	th = maphash.Bytes(t.seed, rawTags)
-	ei, tags := t.lookupKey(name, rawTags, withName(th, t.nameHash(name)))
+	ei, tags := t.lookupKey(name, rawTags, withName(th, t.nameHash(name)), known)
 	if ei >= 0 {
 		t.lastRaw, t.lastHash = tags, th
 	}
@@ -648,15 +638,18 @@ func (t *Table) lookup(name, rawTags []byte) int32 {
 
 // lookupHashed is lookup for a caller that has the key's hash already.
 func (t *Table) lookupHashed(name, rawTags []byte, h uint64) int32 {
-	ei, _ := t.lookupKey(name, rawTags, h)
+	ei, _ := t.lookupKey(name, rawTags, h, nil)
 	return ei
 }
 
 // lookupKey is lookupHashed that also returns the matching key's own copy of the raw tags.
-func (t *Table) lookupKey(name, rawTags []byte, h uint64) (int32, []byte) {
+// known, unless empty, is a key's own bytes already found equal to rawTags: a key whose tags
+// are those very bytes (tagsets are shared, so usually) matches without comparing them again.
+func (t *Table) lookupKey(name, rawTags []byte, h uint64, known []byte) (int32, []byte) {
 	for ref, i := t.index.candidate(h, t.index.home(h)); ref != 0; ref, i = t.index.candidate(h, i+1) {
 		ei, tags := t.refEntry(ref)
-		if bytes.Equal(tags, rawTags) && t.mlist[slotAt(t.slots, ei).metric].name == string(name) {
+		same := len(known) > 0 && len(tags) == len(known) && &tags[0] == &known[0]
+		if (same || bytes.Equal(tags, rawTags)) && t.mlist[slotAt(t.slots, ei).metric].name == string(name) {
 			return ei, tags
 		}
 	}
