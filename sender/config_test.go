@@ -128,8 +128,8 @@ func TestQueueDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close(context.Background())
-	if len(s.q) != DefaultQueueSize || s.cfg.QueueBytes != DefaultQueueBytes {
-		t.Errorf("queue of %d bodies and %d bytes, want %d and %d", len(s.q), s.cfg.QueueBytes, DefaultQueueSize, DefaultQueueBytes)
+	if s.cfg.QueueSize != DefaultQueueSize || s.cfg.QueueBytes != DefaultQueueBytes {
+		t.Errorf("queue of %d bodies and %d bytes, want %d and %d", s.cfg.QueueSize, s.cfg.QueueBytes, DefaultQueueSize, DefaultQueueBytes)
 	}
 	if perBody := DefaultQueueBytes / DefaultQueueSize; perBody > 16<<10 {
 		t.Errorf("the count bound applies first to bodies under %d bytes, which includes a large test's", perBody)

@@ -2,6 +2,7 @@ package sender
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -24,9 +25,7 @@ func TestQueueFullDropsOldest(t *testing.T) {
 	if large < 3*small {
 		t.Fatalf("a large body (%d bytes) must outweigh three small ones (%d bytes each)", large, small)
 	}
-	type body struct {
-		pad, samples int
-	}
+	type body = queuedBody
 	tenToFifty := []body{{smallPad, 10}, {smallPad, 20}, {smallPad, 30}, {smallPad, 40}, {smallPad, 50}}
 	tests := []struct {
 		name       string
@@ -65,6 +64,13 @@ func TestQueueFullDropsOldest(t *testing.T) {
 		},
 		{
 			name: "under both bounds nothing is dropped", queueSize: 5, queueBytes: 5 * small, bodies: tenToFifty,
+		},
+		{
+			// The ring starts at initialQueue and doubles; the bound is queue_size all the same,
+			// and the oldest bodies go first once it is reached.
+			name: "the ring grows to queue_size", queueSize: 3*initialQueue - 7, queueBytes: 1 << 30,
+			bodies: numbered(3 * initialQueue), dropped: upTo(7),
+			logs: []string{"queue full at its bound of " + strconv.Itoa(3*initialQueue-7) + " bodies (queue_size), dropped the oldest body (1 samples)"},
 		},
 	}
 	for _, tc := range tests {
@@ -148,6 +154,28 @@ func TestQueueFullDropsOldest(t *testing.T) {
 			}
 		})
 	}
+}
+
+// queuedBody is a body TestQueueFullDropsOldest enqueues: its pad and its sample count.
+type queuedBody struct{ pad, samples int }
+
+// numbered returns n small bodies, body i of i+1 samples, so which bodies were dropped shows
+// in the counts.
+func numbered(n int) []queuedBody {
+	b := make([]queuedBody, n)
+	for i := range b {
+		b[i].pad, b[i].samples = payloadPad, i+1
+	}
+	return b
+}
+
+// upTo returns 0..n-1.
+func upTo(n int) []int {
+	s := make([]int, n)
+	for i := range s {
+		s[i] = i
+	}
+	return s
 }
 
 // TestCloseDeadline: a receiver that never answers cannot hold Close past its deadline, and

@@ -50,7 +50,7 @@ type Sender struct {
 
 	mu       sync.Mutex
 	cond     *sync.Cond
-	q        []item // ring buffer
+	q        []item // ring buffer, grown on demand up to Config.QueueSize (see room)
 	head, n  int
 	gen      uint64 // generation Enqueue stamps
 	flying   int    // bodies in flight
@@ -110,7 +110,7 @@ func New(cfg Config) (*Sender, error) {
 		uri:     ep.uri,
 		auth:    auth,
 		headers: append([][2]string(nil), cfg.Headers...), // the caller may reuse its slice
-		q:       make([]item, cfg.QueueSize),
+		q:       make([]item, min(initialQueue, cfg.QueueSize)),
 		abortCh: make(chan struct{}),
 		done:    make(chan struct{}),
 	}
@@ -209,7 +209,7 @@ func (s *Sender) EnqueueProto(body *pool.Buffer, samples int, proto int) {
 	var dropped, lost int
 	var byCount, byBytes bool
 	for {
-		full, over := s.n == len(s.q), s.st.queued.Load()+size > s.cfg.QueueBytes
+		full, over := !s.room(), s.st.queued.Load()+size > s.cfg.QueueBytes
 		if !full && !over {
 			break
 		}
@@ -240,14 +240,36 @@ func (s *Sender) reportQueueFull(byCount, byBytes bool, dropped, lost int) {
 	switch {
 	case byCount && byBytes:
 		s.report(kindQueueFull, logs.Warn, "remote write: queue full at its bounds of %d bodies (queue_size) and %s (queue_bytes)"+tail,
-			len(s.q), sizeString(s.cfg.QueueBytes), what, lost)
+			s.cfg.QueueSize, sizeString(s.cfg.QueueBytes), what, lost)
 	case byCount:
 		s.report(kindQueueFull, logs.Warn, "remote write: queue full at its bound of %d bodies (queue_size)"+tail,
-			len(s.q), what, lost)
+			s.cfg.QueueSize, what, lost)
 	default:
 		s.report(kindQueueFull, logs.Warn, "remote write: queue full at its bound of %s (queue_bytes)"+tail,
 			sizeString(s.cfg.QueueBytes), what, lost)
 	}
+}
+
+// initialQueue is the ring's first length. The default queue_size (16,384 bodies) as one
+// array of items would be half a MiB held from the start, most of a small run's sender; a
+// flush of a few hundred thousand samples fills a few hundred, so the ring doubles when full.
+const initialQueue = 64
+
+// room reports whether the queue can take one more body without dropping one, doubling the
+// ring (up to QueueSize) when it is full. s.mu is held.
+func (s *Sender) room() bool {
+	if s.n < len(s.q) {
+		return true
+	}
+	if len(s.q) >= s.cfg.QueueSize {
+		return false
+	}
+	q := make([]item, min(2*len(s.q), s.cfg.QueueSize))
+	for i := range s.n {
+		q[i] = s.q[(s.head+i)%len(s.q)]
+	}
+	s.q, s.head = q, 0
+	return true
 }
 
 // pop removes and returns the queue head. s.mu is held and the queue is not empty.
