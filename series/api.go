@@ -52,9 +52,9 @@
 // while ingest added new series and Snapshot evicted them as fast (p99 under 1 µs in both),
 // where computing and evicting under the lock made ingest wait up to 77-587 ms and 28-35 ms
 // (p99 19-152 ms and 2.2-2.4 ms). A flush waits at most for one block of ingest (<= 64 KiB,
-// about 350 lines, ~0.05 ms). The price: trends keep two bucket arrays (32-bit counts keep
-// the pair at the memory one 64-bit array took), and a series' first point of an epoch pays
-// for the copy.
+// about 350 lines, ~0.05 ms). The price: trends keep two bucket arrays (16-bit counts, widened
+// only where a bucket needs it, keep the pair at half the memory one 64-bit array took), and
+// a series' first point of an epoch pays for the copy.
 //
 // Clock: the table reads no clock. A generation is one call to Snapshot, and a TTL counts
 // generations, so a replay that calls Snapshot at its stream's own flush times (passing the

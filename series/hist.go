@@ -36,38 +36,51 @@ func RelativeError(schema int) float64 {
 }
 
 // buckets is one side (positive or negative magnitudes) of a histogram, stored densely.
-// Counts are 32-bit, half the memory of 64-bit ones, until one would pass math.MaxUint32 (four
-// billion values in one bucket of one series): then that side switches to 64-bit counts for
-// good (widen), so counts stay exact in any run.
+// Counts start 16-bit: most series of a large test see few values a bucket, and a latency
+// trend's buckets (about 1,300 between 1 ms and 1 s at schema 7, twice over for the two copies)
+// are most of its memory and of what ingest touches. When one count would pass math.MaxUint16
+// the side widens to 32-bit counts, and past math.MaxUint32 to 64-bit ones, for good (widen),
+// so counts stay exact in any run.
 type buckets struct {
-	c32  []uint32  // the counts while narrow; first and last are non-zero
-	c64  *[]uint64 // the counts once wide (allocated then: few histograms ever need it)
-	lo   int32     // bucket index of the first count
-	wide bool      // counts are in c64; else in c32
+	c16   []uint16     // the counts at width 0; first and last are non-zero
+	w     *wideBuckets // the counts at width 1 or 2 (allocated at the first widening: most sides never need it)
+	lo    int32        // bucket index of the first count
+	width uint8        // where the counts are: 0 c16, 1 w.c32, 2 w.c64
 	// dlo..dhi is the range of bucket indices counted since this copy of the histogram was
 	// last made equal to its twin (see histogram.syncFrom), when dirty.
 	dirty    bool
 	dlo, dhi int32
 }
 
+// wideBuckets holds a side's counts once 16 bits are not enough.
+type wideBuckets struct {
+	c32 []uint32
+	c64 []uint64
+}
+
 // span is the number of buckets between the lowest and highest index in use; 0 for nil (a
 // histogram's negative side before its first negative value).
 func (b *buckets) span() int {
-	if b == nil {
+	switch {
+	case b == nil:
 		return 0
+	case b.width == 0:
+		return len(b.c16)
+	case b.width == 1:
+		return len(b.w.c32)
 	}
-	if b.wide {
-		return len(*b.c64)
-	}
-	return len(b.c32)
+	return len(b.w.c64)
 }
 
 // at returns the count of the i-th bucket from lo.
 func (b *buckets) at(i int) uint64 {
-	if b.wide {
-		return (*b.c64)[i]
+	switch b.width {
+	case 0:
+		return uint64(b.c16[i])
+	case 1:
+		return uint64(b.w.c32[i])
 	}
-	return uint64(b.c32[i])
+	return b.w.c64[i]
 }
 
 // spanWith returns the span after adding bucket idx.
@@ -107,31 +120,44 @@ func (b *buckets) add(idx int32) (reshaped bool) {
 		b.dlo, b.dhi = min(b.dlo, idx), max(b.dhi, idx)
 	}
 	i := idx - b.lo
-	switch {
-	case b.wide:
-		(*b.c64)[i]++
-	case b.c32[i] < math.MaxUint32:
-		b.c32[i]++
-	default:
+	if b.width == 0 && b.c16[i] < math.MaxUint16 {
+		b.c16[i]++
+		return reshaped
+	}
+	if b.width == 0 {
 		b.widen()
-		(*b.c64)[i]++
 		reshaped = true
+	}
+	if b.width == 1 && b.w.c32[i] == math.MaxUint32 {
+		b.widen()
+		reshaped = true
+	}
+	if b.width == 1 {
+		b.w.c32[i]++
+	} else {
+		b.w.c64[i]++
 	}
 	return reshaped
 }
 
 // resize grows the counts to n buckets, front new zero buckets first, the rest at the end.
 func (b *buckets) resize(n, front int) {
-	if b.wide {
-		*b.c64 = growCounts(*b.c64, n, front)
-	} else {
-		b.c32 = growCounts(b.c32, n, front)
+	switch b.width {
+	case 0:
+		b.c16 = growCounts(b.c16, n, front)
+	case 1:
+		b.w.c32 = growCounts(b.w.c32, n, front)
+	default:
+		b.w.c64 = growCounts(b.w.c64, n, front)
 	}
 }
 
+// counts is the set of count widths.
+type counts interface{ uint16 | uint32 | uint64 }
+
 // growCounts returns s resized to n (n >= len(s)) with its counts moved front places up and
 // every other element zero, growing capacity geometrically.
-func growCounts[C uint32 | uint64](s []C, n, front int) []C {
+func growCounts[C counts](s []C, n, front int) []C {
 	old := len(s)
 	if n > cap(s) {
 		ns := make([]C, n, max(cap(s)+cap(s)/2, n, initialBuckets))
@@ -145,49 +171,67 @@ func growCounts[C uint32 | uint64](s []C, n, front int) []C {
 	return s
 }
 
-// wideCounts returns b's 64-bit counts, allocating them the first time.
-func (b *buckets) wideCounts() *[]uint64 {
-	if b.c64 == nil {
-		b.c64 = new([]uint64)
+// wide returns b's wider counts, allocating them the first time.
+func (b *buckets) wide() *wideBuckets {
+	if b.w == nil {
+		b.w = new(wideBuckets)
 	}
-	return b.c64
+	return b.w
 }
 
-// widen switches b to 64-bit counts.
+// widen moves b's counts to the next width (16 to 32 bits, 32 to 64), keeping the narrower
+// slice's capacity for a reset.
 func (b *buckets) widen() {
-	if b.wide {
+	w := b.wide()
+	switch b.width {
+	case 0:
+		w.c32 = widenCounts(w.c32, b.c16)
+		b.c16 = b.c16[:0]
+	case 1:
+		w.c64 = widenCounts(w.c64, w.c32)
+		w.c32 = w.c32[:0]
+	default:
 		return
 	}
-	w := b.wideCounts()
-	*w = growCounts((*w)[:0], len(b.c32), 0)
-	for i, c := range b.c32 {
-		(*w)[i] = uint64(c)
+	b.width++
+}
+
+// widenCounts returns dst (reused) holding the counts of src.
+func widenCounts[D uint32 | uint64, S uint16 | uint32](dst []D, src []S) []D {
+	dst = growCounts(dst[:0], len(src), 0)
+	for i, c := range src {
+		dst[i] = D(c)
 	}
-	b.c32 = b.c32[:0]
-	b.wide = true
+	return dst
 }
 
 // halve merges bucket pairs: bucket i at schema s becomes ceil(i/2) at schema s-1, since
-// (b^(2j-2), b^(2j)] = bucket 2j-1 + bucket 2j. A merged count that passes 32 bits widens b.
+// (b^(2j-2), b^(2j)] = bucket 2j-1 + bucket 2j. A merged count that passes its width widens b
+// first (once is enough: two counts of one width always fit the next).
 func (b *buckets) halve() {
 	if b.span() == 0 {
 		return
 	}
 	newLo := (b.lo + 1) >> 1
-	if !b.wide && halveOverflows(b.c32, b.lo) {
+	switch {
+	case b.width == 0 && halveOverflows(b.c16, b.lo, math.MaxUint16),
+		b.width == 1 && halveOverflows(b.w.c32, b.lo, math.MaxUint32):
 		b.widen()
 	}
-	if b.wide {
-		*b.c64 = halveCounts(*b.c64, b.lo, newLo)
-	} else {
-		b.c32 = halveCounts(b.c32, b.lo, newLo)
+	switch b.width {
+	case 0:
+		b.c16 = halveCounts(b.c16, b.lo, newLo)
+	case 1:
+		b.w.c32 = halveCounts(b.w.c32, b.lo, newLo)
+	default:
+		b.w.c64 = halveCounts(b.w.c64, b.lo, newLo)
 	}
 	b.lo = newLo
 	b.dlo, b.dhi = (b.dlo+1)>>1, (b.dhi+1)>>1
 }
 
 // halveCounts merges the bucket pairs of s, whose first bucket has index lo, in place.
-func halveCounts[C uint32 | uint64](s []C, lo, newLo int32) []C {
+func halveCounts[C counts](s []C, lo, newLo int32) []C {
 	n := len(s)
 	for i := range n {
 		c := s[i]
@@ -198,22 +242,22 @@ func halveCounts[C uint32 | uint64](s []C, lo, newLo int32) []C {
 	return s[:newHi-newLo+1]
 }
 
-// halveOverflows reports whether merging the bucket pairs of s would pass 32 bits.
-func halveOverflows(s []uint32, lo int32) bool {
+// halveOverflows reports whether merging the bucket pairs of s would pass limit.
+func halveOverflows[C uint16 | uint32](s []C, lo int32, limit uint64) bool {
 	for i := range s {
-		if j := i + 1; (lo+int32(i))&1 != 0 && j < len(s) && uint64(s[i])+uint64(s[j]) > math.MaxUint32 {
+		if j := i + 1; (lo+int32(i))&1 != 0 && j < len(s) && uint64(s[i])+uint64(s[j]) > limit {
 			return true
 		}
 	}
 	return false
 }
 
-// reset empties b, narrow again, keeping capacity.
+// reset empties b, 16-bit again, keeping capacity.
 func (b *buckets) reset() {
-	b.wide = false
-	b.c32 = b.c32[:0]
-	if b.c64 != nil {
-		*b.c64 = (*b.c64)[:0]
+	b.width = 0
+	b.c16 = b.c16[:0]
+	if b.w != nil {
+		b.w.c32, b.w.c64 = b.w.c32[:0], b.w.c64[:0]
 	}
 	b.clean()
 }
@@ -226,23 +270,27 @@ func (b *buckets) sameShape(o *buckets) bool {
 	if b == nil || o == nil {
 		return b.span() == 0 && o.span() == 0
 	}
-	return b.lo == o.lo && b.wide == o.wide && b.span() == o.span()
+	return b.lo == o.lo && b.width == o.width && b.span() == o.span()
 }
 
 // copyFrom makes b's counts equal to src's, reusing b's capacity; where that is too small it
 // takes src's capacity, so the two copies of a trend grow alike and allocate as rarely as one.
 func (b *buckets) copyFrom(src *buckets) {
-	b.lo, b.wide = src.lo, src.wide
-	if src.wide {
-		w := b.wideCounts()
-		*w = copyCounts(*w, *src.c64)
-	} else {
-		b.c32 = copyCounts(b.c32, src.c32)
+	b.lo, b.width = src.lo, src.width
+	switch src.width {
+	case 0:
+		b.c16 = copyCounts(b.c16, src.c16)
+	case 1:
+		w := b.wide()
+		w.c32 = copyCounts(w.c32, src.w.c32)
+	default:
+		w := b.wide()
+		w.c64 = copyCounts(w.c64, src.w.c64)
 	}
 }
 
 // copyCounts returns dst holding a copy of src, reallocated with src's capacity if too small.
-func copyCounts[C uint32 | uint64](dst, src []C) []C {
+func copyCounts[C counts](dst, src []C) []C {
 	if cap(dst) < len(src) {
 		dst = make([]C, len(src), cap(src))
 	}
@@ -257,10 +305,13 @@ func (b *buckets) copyRange(src *buckets) {
 		return
 	}
 	i, j := int(src.dlo-src.lo), int(src.dhi-src.lo)+1
-	if src.wide {
-		copy((*b.c64)[i:j], (*src.c64)[i:j])
-	} else {
-		copy(b.c32[i:j], src.c32[i:j])
+	switch src.width {
+	case 0:
+		copy(b.c16[i:j], src.c16[i:j])
+	case 1:
+		copy(b.w.c32[i:j], src.w.c32[i:j])
+	default:
+		copy(b.w.c64[i:j], src.w.c64[i:j])
 	}
 }
 

@@ -7,21 +7,27 @@ import (
 	"testing"
 )
 
-// bucketsOf returns buckets holding counts from bucket index lo, 32-bit when they fit.
+// bucketsOf returns buckets holding counts from bucket index lo, at the narrowest width that
+// holds them all.
 func bucketsOf(lo int32, counts []uint64) buckets {
 	b := buckets{lo: lo}
 	b.clean()
 	for _, c := range counts {
-		if c > math.MaxUint32 {
-			b.wide = true
+		switch {
+		case c > math.MaxUint32:
+			b.width = 2
+		case c > math.MaxUint16:
+			b.width = max(b.width, 1)
 		}
 	}
 	for _, c := range counts {
-		if b.wide {
-			w := b.wideCounts()
-			*w = append(*w, c)
-		} else {
-			b.c32 = append(b.c32, uint32(c))
+		switch b.width {
+		case 0:
+			b.c16 = append(b.c16, uint16(c))
+		case 1:
+			b.wide().c32 = append(b.wide().c32, uint32(c))
+		default:
+			b.wide().c64 = append(b.wide().c64, c)
 		}
 	}
 	return b
@@ -110,59 +116,99 @@ func TestSyncFrom(t *testing.T) {
 	}
 }
 
-// TestCountOverflow checks that a bucket count passing 32 bits widens the side's counts and
-// stays exact: through add, halve, syncFrom, stats and native spans.
+// TestCountOverflow checks that a bucket count passing 16 bits, and then 32, widens the
+// side's counts and stays exact: through add, halve, syncFrom, stats and native spans.
 func TestCountOverflow(t *testing.T) {
-	var h histogram
-	h.reset(defaultMaxBuckets, defaultSchema)
-	h.observe(1)
-	h.observe(2)
-	h.observe(4)
-	if h.pos.wide {
-		t.Fatal("wide from the start")
+	for _, tc := range []struct {
+		name  string
+		limit uint64 // the largest count of the width before
+		width uint8  // the width after
+		set   func(b *buckets, i int32, c uint64)
+	}{
+		{"16 to 32 bits", math.MaxUint16, 1, func(b *buckets, i int32, c uint64) { b.c16[i] = uint16(c) }},
+		{"32 to 64 bits", math.MaxUint32, 2, func(b *buckets, i int32, c uint64) { b.w.c32[i] = uint32(c) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var h histogram
+			h.reset(defaultMaxBuckets, defaultSchema)
+			h.observe(1)
+			h.observe(2)
+			h.observe(4)
+			if h.pos.width != 0 {
+				t.Fatal("wide from the start")
+			}
+			if tc.width == 2 {
+				h.pos.widen()
+			}
+			// Pretend limit values of 1 and limit-1 of 2 arrived, then add the one that overflows.
+			one := bucketIndex(1, h.schema) - h.pos.lo
+			two := bucketIndex(2, h.schema) - h.pos.lo
+			tc.set(&h.pos, one, tc.limit)
+			tc.set(&h.pos, two, tc.limit-1)
+			h.count += 2*tc.limit - 3
+			var twin histogram
+			twin.reset(defaultMaxBuckets, defaultSchema)
+			twin.syncFrom(&h)
+			twin.clean()
+			h.clean()
+			h.observe(1)
+			if h.pos.width != tc.width || h.pos.at(int(one)) != tc.limit+1 || !h.reshaped {
+				t.Fatalf("after overflow: width %d count %d reshaped %v", h.pos.width, h.pos.at(int(one)), h.reshaped)
+			}
+			twin.syncFrom(&h)
+			if d := sameHist(&twin, &h); d != "" || twin.pos.width != tc.width {
+				t.Fatalf("twin after sync: %s (width %d)", d, twin.pos.width)
+			}
+			// A point after the widening is counted in both copies alike (the dirty range).
+			h.clean()
+			twin.clean()
+			h.observe(2)
+			twin.syncFrom(&h)
+			if d := sameHist(&twin, &h); d != "" || h.pos.at(int(two)) != tc.limit {
+				t.Fatalf("after a point at the new width: %s (count %d)", d, h.pos.at(int(two)))
+			}
+			if got := h.percentile(0.25); math.Abs(got-1) > RelativeError(defaultSchema) {
+				t.Errorf("p25 = %v, want 1", got)
+			}
+			var nh = new(struct{ h histogram })
+			nh.h.copyFrom(&h)
+			// Halving merges the buckets of 1 and 2 (indices 0 and 128 at schema 7 are far
+			// apart, so merge them by brute force: halve until they share a bucket).
+			for nh.h.schema > -1 {
+				nh.h.schema--
+				nh.h.pos.halve()
+			}
+			var total uint64
+			for _, c := range nh.h.pos.values() {
+				total += c
+			}
+			if total != h.count || nh.h.pos.width != tc.width {
+				t.Errorf("after halving: %d values in buckets at width %d, want %d at width %d", total, nh.h.pos.width, h.count, tc.width)
+			}
+			// A reset side is 16-bit again and counts from zero.
+			h.reset(defaultMaxBuckets, defaultSchema)
+			h.observe(1)
+			if h.pos.width != 0 || fmt.Sprint(h.pos.values()) != "[1]" {
+				t.Errorf("after reset: width %d values %v", h.pos.width, h.pos.values())
+			}
+		})
 	}
-	// Pretend four billion values of 1 and of 2 arrived, then add the one that overflows.
-	one := bucketIndex(1, h.schema) - h.pos.lo
-	two := bucketIndex(2, h.schema) - h.pos.lo
-	h.pos.c32[one] = math.MaxUint32
-	h.pos.c32[two] = math.MaxUint32 - 1
-	h.count += 2*math.MaxUint32 - 3
-	var twin histogram
-	twin.reset(defaultMaxBuckets, defaultSchema)
-	twin.syncFrom(&h)
-	twin.clean()
-	h.clean()
-	h.observe(1)
-	if !h.pos.wide || h.pos.at(int(one)) != math.MaxUint32+1 || !h.reshaped {
-		t.Fatalf("after overflow: wide %v count %d reshaped %v", h.pos.wide, h.pos.at(int(one)), h.reshaped)
-	}
-	twin.syncFrom(&h)
-	if d := sameHist(&twin, &h); d != "" || !twin.pos.wide {
-		t.Fatalf("twin after sync: %s (wide %v)", d, twin.pos.wide)
-	}
-	if got := h.percentile(0.25); math.Abs(got-1) > RelativeError(defaultSchema) {
-		t.Errorf("p25 = %v, want 1", got)
-	}
-	var nh = new(struct{ h histogram })
-	nh.h.copyFrom(&h)
-	// Halving merges the buckets of 1 and 2 (indices 0 and 128 at schema 7 are far apart, so
-	// merge them by brute force: halve until they share a bucket).
-	for nh.h.schema > -1 {
-		nh.h.schema--
-		nh.h.pos.halve()
-	}
-	var total uint64
-	for _, c := range nh.h.pos.values() {
-		total += c
-	}
-	if total != h.count {
-		t.Errorf("after halving: %d values in buckets, want %d", total, h.count)
-	}
-	// A narrow side whose halving overflows widens first.
-	b := bucketsOf(1, []uint64{math.MaxUint32, math.MaxUint32})
-	b.halve()
-	if !b.wide || fmt.Sprint(b.values()) != fmt.Sprint([]uint64{2 * math.MaxUint32}) {
-		t.Errorf("narrow halving overflow: wide %v values %v", b.wide, b.values())
+	// A side whose halving would pass its width widens first, one width at a time.
+	for _, tc := range []struct {
+		counts []uint64
+		width  uint8
+	}{
+		{[]uint64{math.MaxUint16, math.MaxUint16}, 1},
+		{[]uint64{math.MaxUint16, 1}, 1},
+		{[]uint64{math.MaxUint16 - 1, 1}, 0},
+		{[]uint64{math.MaxUint32, math.MaxUint32}, 2},
+		{[]uint64{math.MaxUint32 - 1, 1}, 1},
+	} {
+		b := bucketsOf(1, tc.counts)
+		b.halve()
+		if b.width != tc.width || fmt.Sprint(b.values()) != fmt.Sprint([]uint64{tc.counts[0] + tc.counts[1]}) {
+			t.Errorf("halving %v: width %d values %v, want width %d and their sum", tc.counts, b.width, b.values(), tc.width)
+		}
 	}
 }
 
