@@ -304,3 +304,61 @@ func TestDeclareAtMostMaxMetrics(t *testing.T) {
 		t.Errorf("redeclaring m0: %v", err)
 	}
 }
+
+// TestHeapPerLatencyTrend measures a latency trend's buckets, most of the memory of a series
+// whose values spread: 500 http_req_duration series, each fed 4,000 values log-uniform between
+// 1 ms and 1 s (about 1,280 buckets at schema 7) over two flushes, so both copies hold every
+// bucket. With 16-bit counts a bucket costs 4 bytes for the pair, up to 1.5x that in growth
+// room; the bound, 10 KiB a series, is what 32-bit counts would take for the buckets alone
+// without any growth room (measured: 8.6 KiB with everything else of the series; 16.6 KiB
+// with the 32-bit counts before).
+func TestHeapPerLatencyTrend(t *testing.T) {
+	if testing.Short() || raceEnabled {
+		t.Skip("heap measurement: skipped with -short and under -race")
+	}
+	const (
+		series   = 500
+		values   = 4000
+		maxBytes = 10 << 10
+	)
+	base := liveHeap()
+	tbl := mustTable(t, Options{TrendStats: []string{"p(95)"}})
+	declare(t, tbl, "http_req_duration", Trend, Time)
+	raws := make([][]byte, series)
+	for i := range raws {
+		raws[i] = []byte(`{"name":"https://example.com/` + strconv.Itoa(i) + `","status":"200"}`)
+	}
+	var buf []Sample
+	for flush := range 2 {
+		tbl.Lock()
+		for v := range values / 2 {
+			for i, raw := range raws {
+				// Log-uniform over [1, 1000] ms, a different spread of each series' values.
+				x := math.Exp(math.Log(1000) * float64((v*7919+i*104729+flush*31)%(values/2)) / float64(values/2))
+				if !tbl.Observe([]byte("http_req_duration"), raw, x) {
+					tags := []Tag{{[]byte("name"), raw[9 : len(raw)-17]}, {[]byte("status"), []byte("200")}}
+					if err := tbl.Insert([]byte("http_req_duration"), raw, tags, x); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+		}
+		tbl.Unlock()
+		buf = tbl.Snapshot(buf[:0], time.Time{})
+	}
+	if len(buf) != series {
+		t.Fatalf("%d samples, want %d", len(buf), series)
+	}
+	buf = nil
+	tr := trendAt(tbl.trends, slotAt(tbl.slots, 0))
+	per := float64(liveHeap()-base) / series
+	t.Logf("%d latency trends of %d buckets (width %d): %.0f bytes of live heap each", series, tr.h[0].pos.span(), tr.h[0].pos.width, per)
+	if tr.h[0].pos.span() < 1000 || tr.h[1].pos.span() != tr.h[0].pos.span() {
+		t.Fatalf("spans %d and %d, want the same, over 1,000", tr.h[0].pos.span(), tr.h[1].pos.span())
+	}
+	if per > maxBytes {
+		t.Errorf("%.0f bytes of live heap per latency trend, want at most %d", per, maxBytes)
+	}
+	runtime.KeepAlive(tbl)
+	runtime.KeepAlive(raws)
+}
