@@ -135,12 +135,18 @@ func decode2(t *testing.T, body []byte) []decodedSeries {
 		if len(ts.LabelsRefs)%2 != 0 {
 			t.Fatalf("odd number of label refs: %v", ts.LabelsRefs)
 		}
-		if ts.Metadata != nil && proto.Size(ts.Metadata) != 0 {
-			t.Fatalf("metadata written: %v", ts.Metadata)
-		}
 		d := decodedSeries{}
 		for i := 0; i < len(ts.LabelsRefs); i += 2 {
 			d.Labels = append(d.Labels, label{sym(ts.LabelsRefs[i]), sym(ts.LabelsRefs[i+1])})
+		}
+		// Every series carries its family's metadata, as the series table describes it; one
+		// without __name__ (an edge case here) none.
+		if family := familyOf(d.Labels); family == "" {
+			if ts.Metadata != nil && proto.Size(ts.Metadata) != 0 {
+				t.Fatalf("series %v without a family: metadata %v written", d.Labels, ts.Metadata)
+			}
+		} else if md, want := ts.Metadata, familyMeta(family); md == nil || int32(md.Type) != int32(want.V2Type()) || sym(md.HelpRef) != want.Help || sym(md.UnitRef) != want.Unit {
+			t.Fatalf("series %v: metadata %v, want type %d help %q unit %q", d.Labels, md, want.V2Type(), want.Help, want.Unit)
 		}
 		for _, x := range ts.Samples {
 			if x.StartTimestamp != 0 {

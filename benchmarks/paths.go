@@ -3,6 +3,7 @@ package benchmarks
 import (
 	"fmt"
 	"math"
+	"strings"
 
 	prompb "buf.build/gen/go/prometheus/prometheus/protocolbuffers/go"
 	"github.com/VictoriaMetrics/easyproto"
@@ -12,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"xk6-output-penelopa/encoder"
+	"xk6-output-penelopa/series"
 )
 
 // flusher is one way of turning a workload into a remote-write request body. It keeps whatever
@@ -250,12 +252,14 @@ func shiftedSamples(dst []encoder.Sample, in []sample, shift int64) []encoder.Sa
 // pre-encoded against the group's symbol table, kept across flushes, so a request is the
 // table's block copied whole, then per series its refs copied and its samples written
 // (AppendTimeSeriesRefs2, AppendSamplesSeriesRefs2, AppendHistogramSeriesRefs2). The whole
-// workload is one group, as with the output's default batch_size (a group fills 10,000). No
-// metadata, as in 1.0 (the output writes a pre-encoded one per series, a copy of ~6 bytes).
+// workload is one group, as with the output's default batch_size (a group fills 10,000). Every
+// series carries its family's metadata (type, help and unit refs), pre-encoded once per family
+// and copied, as the output writes it.
 type penelopa2 struct {
 	w    *workload
 	syms *encoder.SymbolTable
 	refs []encoder.LabelRefs // per series, against syms
+	meta [][]byte            // per series, its family's metadata field (shared by the family)
 	smp  []encoder.Sample
 	body []byte
 	comp []byte
@@ -271,6 +275,7 @@ func newPenelopa2(w *workload) *penelopa2 {
 func penelopa2On(syms *encoder.SymbolTable, w *workload) *penelopa2 {
 	p := &penelopa2{w: w, syms: syms}
 	names := map[string][]byte{} // a family's __name__ refs, encoded once, as the table does
+	metas := map[string][]byte{} // a family's metadata field, encoded once, as the table does
 	must := func(b []byte, err error) []byte {
 		if err != nil {
 			panic(fmt.Sprintf("benchmarks: label block does not decode: %v", err))
@@ -286,8 +291,57 @@ func penelopa2On(syms *encoder.SymbolTable, w *workload) *penelopa2 {
 			names[string(l.Name)] = r.Name
 		}
 		p.refs = append(p.refs, r)
+		family := familyOf(s.Labels)
+		md, ok := metas[family]
+		if !ok && family != "" { // a series without __name__ (an edge case of the tests) has no family
+			m := familyMeta(family)
+			md = encoder.AppendMetadata2(nil, encoder.Metadata2{Type: m.V2Type(), HelpRef: syms.RefString(m.Help), UnitRef: syms.RefString(m.Unit)})
+			metas[family] = md
+		}
+		p.meta = append(p.meta, md)
 	}
 	return p
+}
+
+// familyOf returns the __name__ of a label set, "" for none.
+func familyOf(ls []label) string {
+	for _, l := range ls {
+		if l.Name == "__name__" {
+			return l.Value
+		}
+	}
+	return ""
+}
+
+// familyMeta returns the metadata the series table gives family, which the output sends with
+// its series: http_req_duration's families as a p(99) gauge and as a native histogram, any
+// other k6_<name>_total a counter's and k6_<name> a gauge's.
+func familyMeta(family string) series.Meta {
+	name, kind, contains, native := strings.TrimPrefix(family, "k6_"), series.Gauge, series.Default, false
+	switch {
+	case family == "k6_http_req_duration_p99":
+		name, kind, contains = "http_req_duration", series.Trend, series.Time
+	case family == "k6_http_req_duration_seconds":
+		name, kind, contains, native = "http_req_duration", series.Trend, series.Time, true
+	case strings.HasSuffix(name, "_total"):
+		name, kind = strings.TrimSuffix(name, "_total"), series.Counter
+	}
+	tbl, err := series.NewTable(series.Options{TrendStats: []string{"p(99)"}, NativeHistograms: native})
+	if err != nil {
+		panic(err)
+	}
+	tbl.Lock()
+	err = tbl.Declare(name, kind, contains)
+	tbl.Unlock()
+	if err != nil {
+		panic(err)
+	}
+	for _, m := range tbl.Metadata(nil) {
+		if m.Family == family {
+			return m
+		}
+	}
+	panic("benchmarks: the series table names no family " + family)
 }
 
 // release gives back the uses of every series' refs, as the series table does when the
@@ -310,15 +364,15 @@ func (p *penelopa2) encode(shift int64) ([]byte, error) {
 		r := &p.refs[i]
 		switch {
 		case s.Hist != nil:
-			dst = encoder.AppendHistogramSeriesRefs2(dst, r, nil, s.Hist, s.HistTS+shift)
+			dst = encoder.AppendHistogramSeriesRefs2(dst, r, p.meta[i], s.Hist, s.HistTS+shift)
 		case len(s.Samples) == 1:
-			dst = encoder.AppendTimeSeriesRefs2(dst, r, nil, s.Samples[0].Value, s.Samples[0].TS+shift)
+			dst = encoder.AppendTimeSeriesRefs2(dst, r, p.meta[i], s.Samples[0].Value, s.Samples[0].TS+shift)
 			if p.enabled {
 				p.sampleAt = append(p.sampleAt, encoder.SampleBytesAt(len(dst), s.Samples[0].Value, s.Samples[0].TS+shift))
 			}
 		default:
 			p.smp = shiftedSamples(p.smp[:0], s.Samples, shift)
-			dst = encoder.AppendSamplesSeriesRefs2(dst, r, nil, p.smp)
+			dst = encoder.AppendSamplesSeriesRefs2(dst, r, p.meta[i], p.smp)
 		}
 	}
 	p.body = dst
