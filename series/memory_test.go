@@ -23,6 +23,15 @@ func liveHeap() uint64 {
 	return s[0].Value.Uint64()
 }
 
+// skipHeapMeasurement skips a test that measures the live heap, or takes long to build what it
+// measures, with -short and under the race detector (which changes every allocation's size).
+func skipHeapMeasurement(t *testing.T, what string) {
+	t.Helper()
+	if testing.Short() || raceEnabled {
+		t.Skipf("%s: skipped with -short and under -race", what)
+	}
+}
+
 // labelValue returns the value of label name in an encoded label block, without allocating.
 func labelValue(t testing.TB, l encoder.Labels, name string) string {
 	for _, part := range [...][]byte{l.Head, l.Name, l.Tail} {
@@ -109,9 +118,7 @@ func (s *seriesSource) of(id int) ([]byte, []Tag) {
 //
 // About 10 s; skipped with -short and under the race detector.
 func TestBoundedMemory(t *testing.T) {
-	if testing.Short() || raceEnabled {
-		t.Skip("2,000,000 series: skipped with -short and under -race")
-	}
+	skipHeapMeasurement(t, "2,000,000 series")
 	const (
 		ttl      = 5
 		perGen   = 10_000
@@ -215,9 +222,7 @@ func TestBoundedMemory(t *testing.T) {
 // (benchmarks/cmd/compare) runs the same shape through real k6; this keeps its main cost in
 // an ordinary test.
 func TestHeapPerSeries(t *testing.T) {
-	if testing.Short() || raceEnabled {
-		t.Skip("heap measurement: skipped with -short and under -race")
-	}
+	skipHeapMeasurement(t, "heap measurement")
 	const (
 		ids      = 20_000
 		maxBytes = 240
@@ -313,9 +318,7 @@ func TestDeclareAtMostMaxMetrics(t *testing.T) {
 // without any growth room (measured: 8.6 KiB with everything else of the series; 16.6 KiB
 // with the 32-bit counts before).
 func TestHeapPerLatencyTrend(t *testing.T) {
-	if testing.Short() || raceEnabled {
-		t.Skip("heap measurement: skipped with -short and under -race")
-	}
+	skipHeapMeasurement(t, "heap measurement")
 	const (
 		series   = 500
 		values   = 4000
