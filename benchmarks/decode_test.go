@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"xk6-output-penelopa/encoder"
+	"xk6-output-penelopa/series"
 )
 
 // decodedSeries is a series as a decoder saw it, with float values as bits so that NaN payloads
@@ -130,6 +131,15 @@ func decode2(t *testing.T, body []byte) []decodedSeries {
 		}
 		return req.Symbols[ref]
 	}
+	metas := map[string]series.Meta{} // familyMeta builds a table: once per family, not per series
+	metaOf := func(family string) series.Meta {
+		m, ok := metas[family]
+		if !ok {
+			m = familyMeta(family)
+			metas[family] = m
+		}
+		return m
+	}
 	var out []decodedSeries
 	for _, ts := range req.Timeseries {
 		if len(ts.LabelsRefs)%2 != 0 {
@@ -145,7 +155,7 @@ func decode2(t *testing.T, body []byte) []decodedSeries {
 			if ts.Metadata != nil && proto.Size(ts.Metadata) != 0 {
 				t.Fatalf("series %v without a family: metadata %v written", d.Labels, ts.Metadata)
 			}
-		} else if md, want := ts.Metadata, familyMeta(family); md == nil || int32(md.Type) != int32(want.V2Type()) || sym(md.HelpRef) != want.Help || sym(md.UnitRef) != want.Unit {
+		} else if md, want := ts.Metadata, metaOf(family); md == nil || int32(md.Type) != int32(want.V2Type()) || sym(md.HelpRef) != want.Help || sym(md.UnitRef) != want.Unit {
 			t.Fatalf("series %v: metadata %v, want type %d help %q unit %q", d.Labels, md, want.V2Type(), want.Help, want.Unit)
 		}
 		for _, x := range ts.Samples {
