@@ -7,6 +7,9 @@
 #                       runs and the end-to-end suite against Prometheus and VictoriaMetrics
 #   ./build.sh demo     run examples/test-script.js into a local VictoriaMetrics and print what
 #                       arrived
+#   ./build.sh compare [flags]
+#                       install k6 and VictoriaMetrics if missing, then run the whole-process
+#                       comparison (benchmarks/compare.sh; -h lists its flags)
 #
 # Environment: K6_BINARY (the stock k6 to use), PENELOPA_BIN (use this k6-penelopa instead of
 # building one), FUZZTIME (per fuzz target, default 10s), DEMO_TARGET (host:port for the demo's
@@ -237,6 +240,12 @@ build)
 	;;
 test) run_tests ;;
 demo) demo ;;
+compare)
+	ensure_k6
+	ensure_packages victoria-metrics:victoria-metrics
+	shift
+	exec benchmarks/compare.sh "$@"
+	;;
 -h | --help | help) sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0" ;;
-*) die "unknown command ${1}; use: ./build.sh [build|test|demo]" ;;
+*) die "unknown command ${1}; use: ./build.sh [build|test|demo|compare]" ;;
 esac

@@ -10,7 +10,8 @@
 # It builds k6-penelopa from this tree into a temporary folder (or uses PENELOPA_BIN) and finds
 # the stock k6 through K6_BINARY, else k6 on PATH, else .bin/k6 (./build.sh test installs it
 # there). Every flag goes to the Go program: benchmarks/compare.sh -h lists them. Needs
-# VictoriaMetrics (apt-get install victoria-metrics).
+# VictoriaMetrics (apt-get install victoria-metrics); `./build.sh compare [flags]` installs it and
+# k6 when missing, then runs this script.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
