@@ -210,9 +210,13 @@ func (s *flushSink2) Samples(batch []series.Sample) {
 	}
 }
 
+// outputBatch is the output's default batch_size (config.go): samples a request holds, and so
+// what the table hands over at a time and fills a 2.0 symbol group with.
+const outputBatch = 2000
+
 // BenchmarkFlush measures one flush of a table of live series, after a tenth of them got a
-// point (as between two flushes of a busy test), in remote write 1.0 and, from the table's
-// symbol groups sized as the output sizes them for batches of 10,000, in 2.0.
+// point (as between two flushes of a busy test), in requests of the output's default batch_size,
+// in remote write 1.0 and, from the table's symbol groups sized as the output sizes them, in 2.0.
 func BenchmarkFlush(b *testing.B) {
 	for _, tc := range []struct {
 		v2 bool
@@ -227,7 +231,7 @@ func BenchmarkFlush(b *testing.B) {
 			opts := series.Options{ConstLabels: []series.Label{{Name: "testid", Value: "bench"}}}
 			var sink2 *flushSink2
 			if tc.v2 {
-				opts.SymbolGroup = 10_000 // the output's default: batch_size
+				opts.SymbolGroup = outputBatch // as the output fills a group: one request's worth
 				sink2 = &flushSink2{}
 			}
 			tbl, err := series.NewTable(opts)
@@ -252,7 +256,7 @@ func BenchmarkFlush(b *testing.B) {
 				some = pointLine(some, "http_reqs", 1, tags)
 				some = pointLine(some, "http_req_duration", float64(i%991)+0.25, tags)
 			}
-			batch := make([]series.Sample, 0, 10_000)
+			batch := make([]series.Sample, 0, outputBatch) // the table hands over one request's samples at a time
 			var sink series.Sink
 			base := &flushSink{ts: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC).UnixMilli()}
 			sink = base
