@@ -111,6 +111,11 @@ func parseEndpoint(raw string) (endpoint, error) {
 	if u.Hostname() == "" {
 		return ep, fmt.Errorf("remote-write URL %q has no host", RedactURL(raw))
 	}
+	if u.User == nil && strings.Contains(raw[len(u.Scheme):], "@") {
+		// "https://user:pa/ss@host/..." parses as host "user", port "pa", path "/ss@host/...":
+		// the request would go to the wrong host with the password in its path.
+		return ep, fmt.Errorf("remote-write URL %q has an '@' after its host: a user or password with '/', '?', '#' or '@' in it must be percent-encoded (or given as username= and password=)", RedactURL(raw))
+	}
 	if u.User != nil {
 		ep.hasUI = true
 		ep.user = u.User.Username()
@@ -130,26 +135,65 @@ func parseEndpoint(raw string) (endpoint, error) {
 	return ep, nil
 }
 
-// RedactURL returns u without its userinfo, so a URL can be logged without its password; it also
-// copes with input that does not parse.
+// RedactURL returns u fit for a log line: without its userinfo (everything between "://" and
+// the last '@', also when an unencoded '/', '?' or '#' in a password ends the authority early)
+// and with the values of query parameters whose names suggest a credential (token, key,
+// secret, pass, auth, sig) masked. It also copes with input that does not parse.
 func RedactURL(u string) string {
-	if p, err := url.Parse(u); err == nil {
-		p.User = nil
-		return p.String()
-	}
-	// Unparseable: cut anything between "://" and the last '@' of the authority.
-	rest, scheme := u, ""
+	scheme, rest := "", u
 	if i := strings.Index(u, "://"); i >= 0 {
 		scheme, rest = u[:i+3], u[i+3:]
 	}
-	authEnd := strings.IndexAny(rest, "/?#")
-	if authEnd < 0 {
-		authEnd = len(rest)
+	masked := false
+	if at := strings.LastIndexByte(rest, '@'); at >= 0 {
+		rest, masked = redacted+"@"+rest[at+1:], true
 	}
-	if at := strings.LastIndexByte(rest[:authEnd], '@'); at >= 0 {
-		rest = "xxxxx@" + rest[at+1:]
+	if p, err := url.Parse(scheme + rest); err == nil && (p.User == nil || masked && p.User.String() == redacted) {
+		p.User = nil
+		p.RawQuery = redactQuery(p.RawQuery)
+		return p.String()
+	}
+	if q := strings.IndexByte(rest, '?'); q >= 0 {
+		query, frag := rest[q+1:], ""
+		if h := strings.IndexByte(query, '#'); h >= 0 {
+			query, frag = query[:h], query[h:]
+		}
+		rest = rest[:q+1] + redactQuery(query) + frag
 	}
 	return scheme + rest
+}
+
+// redacted stands in for what RedactURL hides.
+const redacted = "xxxxx"
+
+// redactQuery masks the values of the parameters of the raw query q whose names look like
+// credentials, keeping the rest (VictoriaMetrics' extra_label, for one) as written.
+func redactQuery(q string) string {
+	if q == "" {
+		return q
+	}
+	parts := strings.Split(q, "&")
+	for i, kv := range parts {
+		name, _, hasValue := strings.Cut(kv, "=")
+		if hasValue && secretParam(name) {
+			parts[i] = name + "=" + redacted
+		}
+	}
+	return strings.Join(parts, "&")
+}
+
+// secretParam reports whether a query parameter's name suggests its value is a credential.
+func secretParam(name string) bool {
+	if n, err := url.QueryUnescape(name); err == nil {
+		name = n
+	}
+	name = strings.ToLower(name)
+	for _, w := range []string{"token", "key", "secret", "pass", "auth", "sig", "credential"} {
+		if strings.Contains(name, w) {
+			return true
+		}
+	}
+	return false
 }
 
 // authHeader validates the credential combination and returns the Authorization value (or "").

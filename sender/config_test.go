@@ -9,6 +9,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/pem"
+	"io"
 	"math/big"
 	"net"
 	"os"
@@ -182,10 +183,16 @@ func TestNoSecretsInLogs(t *testing.T) {
 	for _, bad := range []Config{
 		{URL: "http://user:" + pass + "@h:bad/w"},
 		{URL: "http://user:" + pass + "@h/w", BearerToken: token},
+		{URL: "http://user:" + pass + "/x@h/w"},     // parses as host "user", port "s3cr3t-pass"...
+		{URL: "http://user:" + pass + "#x@h/w"},     // ...and as host "user:s3cr3t-pass" (bad port)
+		{URL: "http://h/w?api_key=" + apiKey + "@"}, // an '@' after the host, a credential in the query
 	} {
-		if _, err := New(bad); err != nil {
-			errs = append(errs, err.Error())
+		_, err := New(bad)
+		if err == nil {
+			t.Errorf("New(%q) accepted it", RedactURL(bad.URL))
+			continue
 		}
+		errs = append(errs, err.Error())
 	}
 	all := w.String() + strings.Join(errs, "\n")
 	if !strings.Contains(all, "<redacted>") || !strings.Contains(all, "status=500") {
@@ -206,10 +213,24 @@ func TestRedactURL(t *testing.T) {
 		{"http://u:p@h:bad/w", "http://xxxxx@h:bad/w"},
 		{"http://u:p@x@h:bad", "http://xxxxx@h:bad"},
 		{"no scheme u:p@h:bad%", "xxxxx@h:bad%"},
+		// A password with an unencoded '#', '/' or '?' ends the authority early for url.Parse.
+		{"https://user:p#ss@host/api/v1/write", "https://host/api/v1/write"},
+		{"https://user:123/abc@host/api", "https://host/api"},
+		{"https://user:a?b@host/api", "https://host/api"},
+		// Credentials in the query string; other parameters stay readable.
+		{"https://h/w?api_key=SECRETQ&extra_label=a%3Db", "https://h/w?api_key=xxxxx&extra_label=a%3Db"},
+		{"https://h/w?Token=s1&X-Amz-Signature=s2&access_token=s3&db=x", "https://h/w?Token=xxxxx&X-Amz-Signature=xxxxx&access_token=xxxxx&db=x"},
+		{"http://h:bad/w?password=s4#frag", "http://h:bad/w?password=xxxxx#frag"},
 	}
 	for _, tc := range tests {
-		if got := RedactURL(tc.in); got != tc.want {
+		got := RedactURL(tc.in)
+		if got != tc.want {
 			t.Errorf("RedactURL(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+		for _, secret := range []string{"p#ss", "123/abc", "a?b", "SECRETQ", "s1", "s2", "s3", "s4"} {
+			if strings.Contains(tc.in, secret) && strings.Contains(got, secret) {
+				t.Errorf("RedactURL(%q) = %q: %q left in", tc.in, got, secret)
+			}
 		}
 	}
 }
@@ -360,6 +381,33 @@ func TestLimiter(t *testing.T) {
 		ok, n := l.allow(t0.Add(st.at), 5*time.Second)
 		if ok != st.allowed || n != st.suppressed {
 			t.Errorf("at %s: allow = %v, %d; want %v, %d", st.at, ok, n, st.allowed, st.suppressed)
+		}
+	}
+}
+
+// TestRedact: a secret containing a shorter one is scrubbed whole, and the value of
+// a header that is secret only by the caller's word is scrubbed only as a whole word.
+func TestRedact(t *testing.T) {
+	s, err := New(Config{
+		URL:           "http://127.0.0.1:1/w",
+		Password:      "team",
+		Headers:       [][2]string{{"X-Token", "team-a-secret-xyz"}, {"X-Env", "5"}, {"X-Scope-OrgID", "tenant-7"}},
+		SecretHeaders: []string{"X-Env", "X-Scope-OrgID"},
+		Log:           logs.New(io.Discard, logs.Error),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	tests := []struct{ in, want string }{
+		{"token team-a-secret-xyz echoed", "token <redacted> echoed"},
+		{"user team, pass team!", "user <redacted>, pass <redacted>!"},
+		{"got HTTP 500 from tenant-7 (env 5)", "got HTTP 500 from <redacted> (env <redacted>)"},
+		{"tenant-77 and 5s", "tenant-77 and 5s"},
+	}
+	for _, tc := range tests {
+		if got := s.redact(tc.in); got != tc.want {
+			t.Errorf("redact(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
 }

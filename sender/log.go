@@ -75,13 +75,57 @@ func (s *Sender) logLine(level logs.Level, format string, args ...any) {
 	}
 }
 
+// secret is a value redact scrubs from log lines; word: only where it is not part of a longer
+// word (letters, digits, '-', '_' on neither side).
+type secret struct {
+	v    string
+	word bool
+}
+
 // redact replaces every configured credential in msg: lines never contain them by construction,
 // this is the second line of defence (e.g. a receiver echoing a header in its error body).
 func (s *Sender) redact(msg string) string {
-	for _, v := range s.secrets {
-		if strings.Contains(msg, v) {
-			msg = strings.ReplaceAll(msg, v, "<redacted>")
+	for _, sc := range s.secrets {
+		if !strings.Contains(msg, sc.v) {
+			continue
 		}
+		if !sc.word {
+			msg = strings.ReplaceAll(msg, sc.v, redactedMark)
+			continue
+		}
+		msg = replaceWord(msg, sc.v)
 	}
 	return msg
+}
+
+// Redact returns msg with every credential the sender knows scrubbed, for callers that log
+// what the sender returned (an error of Negotiate, say) outside its own log lines.
+func (s *Sender) Redact(msg string) string { return s.redact(msg) }
+
+// redactedMark stands in a log line for a scrubbed secret.
+const redactedMark = "<redacted>"
+
+// replaceWord replaces each occurrence of v in msg that no word character touches.
+func replaceWord(msg, v string) string {
+	var b strings.Builder
+	for {
+		i := strings.Index(msg, v)
+		if i < 0 {
+			b.WriteString(msg)
+			return b.String()
+		}
+		end := i + len(v)
+		whole := (i == 0 || !wordByte(msg[i-1])) && (end == len(msg) || !wordByte(msg[end]))
+		b.WriteString(msg[:i])
+		if whole {
+			b.WriteString(redactedMark)
+		} else {
+			b.WriteString(v)
+		}
+		msg = msg[end:]
+	}
+}
+
+func wordByte(c byte) bool {
+	return c == '-' || c == '_' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
 }

@@ -8,6 +8,7 @@ package sender
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -46,7 +47,7 @@ type Sender struct {
 	uri     string
 	auth    string // Authorization value or ""
 	headers [][2]string
-	secrets []string // values scrubbed from every log line
+	secrets []secret // values scrubbed from every log line, longest first
 
 	mu       sync.Mutex
 	cond     *sync.Cond
@@ -126,8 +127,13 @@ func New(cfg Config) (*Sender, error) {
 		s.addSecret(strings.TrimPrefix(strings.TrimPrefix(auth, "Basic "), "Bearer "))
 	}
 	for _, h := range cfg.Headers {
-		if isSecretHeader(h[0], cfg.SecretHeaders) {
+		switch {
+		case isSecretHeader(h[0], nil):
 			s.addSecret(h[1])
+		case isSecretHeader(h[0], cfg.SecretHeaders):
+			// Secret by the caller's word only (X-Scope-OrgID: team-a): scrubbed where it
+			// stands as a word, so a value like "5" does not blank every "500" of a line.
+			s.addWordSecret(h[1])
 		}
 	}
 	proxy, proxyURL, err := proxyDialer(ep, cfg.Timeout)
@@ -154,6 +160,8 @@ func New(cfg Config) (*Sender, error) {
 	if ep.isTLS {
 		s.client.TLSConfig = tc
 	}
+	// Longest first: a secret that contains a shorter one is scrubbed whole, not around it.
+	slices.SortStableFunc(s.secrets, func(a, b secret) int { return len(b.v) - len(a.v) })
 	s.workers.Add(cfg.Concurrency)
 	for range cfg.Concurrency {
 		go s.work()
@@ -164,7 +172,14 @@ func New(cfg Config) (*Sender, error) {
 
 func (s *Sender) addSecret(v string) {
 	if v != "" {
-		s.secrets = append(s.secrets, v)
+		s.secrets = append(s.secrets, secret{v: v})
+	}
+}
+
+// addWordSecret is addSecret for a value scrubbed only where it is not part of a longer word.
+func (s *Sender) addWordSecret(v string) {
+	if v != "" {
+		s.secrets = append(s.secrets, secret{v: v, word: true})
 	}
 }
 
