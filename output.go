@@ -65,6 +65,9 @@ type Output struct {
 	started     time.Time
 	stopFlush   chan struct{}
 	flushDone   chan struct{}
+	// flushOnce starts the flush loop in Run, or, when Stop comes first (k6 never started),
+	// closes flushDone in its place, so Stop never waits for a loop that will not run.
+	flushOnce sync.Once
 }
 
 // New validates the configuration from p and assembles the pipeline; nothing is sent until Run.
@@ -168,7 +171,7 @@ func (o *Output) Run(ctx context.Context, stream io.Reader) error {
 	if o.cfg.Protocol == sender.ProtoV2 {
 		go o.negotiate(ctx)
 	}
-	go o.flushLoop()
+	o.flushOnce.Do(func() { go o.flushLoop() })
 	if err := o.rd.Run(ctx, stream); err != nil && !errors.Is(err, context.Canceled) {
 		return fmt.Errorf("reading k6's stream: %w", err)
 	}
@@ -189,7 +192,7 @@ func (o *Output) negotiate(ctx context.Context) {
 	}()
 	p, err := o.snd.Negotiate(ctx)
 	if err != nil {
-		o.log.Infof("remote write 2.0 not confirmed (%v); sending 1.0", err)
+		o.log.Infof("remote write 2.0 not confirmed (%s); sending 1.0", o.snd.Redact(err.Error()))
 		return
 	}
 	if p == sender.ProtoV2 {
@@ -556,6 +559,7 @@ func (o *Output) encodeV2Interned(samples []series.Sample, ts int64) int {
 // the stop timeout passes, and reports what happened to every sample.
 func (o *Output) Stop(ctx context.Context) Result {
 	close(o.stopFlush)
+	o.flushOnce.Do(func() { close(o.flushDone) })
 	<-o.flushDone
 	if o.flushes > 0 || o.rd.Stats().Lines > 0 {
 		o.flush(time.Now(), true)
@@ -634,6 +638,7 @@ func (o *Output) dashboardLink(end time.Time) string {
 	if err != nil {
 		return ""
 	}
+	u.User = nil // the link is printed: a browser asks for the login itself
 	q := u.Query()
 	if o.cfg.TestID != "" {
 		q.Set("var-testid", o.cfg.TestID)

@@ -2,7 +2,9 @@ package penelopa
 
 import (
 	"bytes"
+	"context"
 	"fmt"
+	"io"
 	"net/url"
 	"slices"
 	"strings"
@@ -28,6 +30,8 @@ func TestDashboardLink(t *testing.T) {
 			url.Values{"orgId": {"1"}, "var-testid": {"run-1"}, "from": {"1699999995000"}, "to": {"1700000065000"}}},
 		{"no testid", "http://g/d/x", "",
 			url.Values{"from": {"1699999995000"}, "to": {"1700000065000"}}},
+		{"login left out", "https://admin:gpass@grafana.example/d/x", "",
+			url.Values{"from": {"1699999995000"}, "to": {"1700000065000"}}},
 	}
 	for _, tc := range tests {
 		o := &Output{cfg: Config{DashboardURL: tc.dash, TestID: tc.testid, PushInterval: 5 * time.Second}, started: start}
@@ -45,6 +49,28 @@ func TestDashboardLink(t *testing.T) {
 		if u.Query().Encode() != tc.want.Encode() {
 			t.Errorf("%s: query %q, want %q", tc.name, u.Query().Encode(), tc.want.Encode())
 		}
+		if u.User != nil || strings.Contains(got, "gpass") {
+			t.Errorf("%s: the link %q carries the login", tc.name, got)
+		}
+	}
+}
+
+// TestStopWithoutRun: when k6 never started (the launcher's stopEarly), Stop returns at once
+// instead of waiting for a flush loop that Run would have started.
+func TestStopWithoutRun(t *testing.T) {
+	o, err := New(Params{Argument: "url=http://127.0.0.1:1/api/v1/write,stop_timeout=1s", Hostname: "h", Stderr: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan Result, 1)
+	go func() { done <- o.Stop(context.Background()) }()
+	select {
+	case res := <-done:
+		if res.Dropped != 0 {
+			t.Errorf("dropped %d samples of a run that never started", res.Dropped)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Stop without Run did not return within 5 s")
 	}
 }
 
