@@ -250,26 +250,26 @@ func tlsConfig(cfg *Config) (*tls.Config, error) {
 	case "1.3":
 		tc.MinVersion = tls.VersionTLS13
 	default:
-		return nil, fmt.Errorf("minimum TLS version %q: expected 1.2 or 1.3", cfg.MinTLSVersion)
+		return nil, fmt.Errorf("tls_min_version %q: expected 1.2 or 1.3", cfg.MinTLSVersion)
 	}
 	if cfg.CAFile != "" {
 		pem, err := os.ReadFile(cfg.CAFile)
 		if err != nil {
-			return nil, fmt.Errorf("reading CA file: %w", err)
+			return nil, fmt.Errorf("tls_ca_file %s: %w", cfg.CAFile, err)
 		}
 		roots := x509.NewCertPool()
 		if !roots.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("CA file %s holds no PEM certificate", cfg.CAFile)
+			return nil, fmt.Errorf("tls_ca_file %s holds no PEM certificate: expected one or more PEM CERTIFICATE blocks", cfg.CAFile)
 		}
 		tc.RootCAs = roots
 	}
 	if (cfg.CertFile == "") != (cfg.KeyFile == "") {
-		return nil, errors.New("client certificate and key must be given together")
+		return nil, errors.New("tls_cert_file and tls_key_file must be given together")
 	}
 	if cfg.CertFile != "" {
 		cert, err := tls.LoadX509KeyPair(cfg.CertFile, cfg.KeyFile)
 		if err != nil {
-			return nil, fmt.Errorf("loading client certificate: %w", err)
+			return nil, fmt.Errorf("tls_cert_file %s with tls_key_file %s: expected a PEM certificate and its PEM private key: %w", cfg.CertFile, cfg.KeyFile, err)
 		}
 		tc.Certificates = []tls.Certificate{cert}
 	}

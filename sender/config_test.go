@@ -96,9 +96,11 @@ func TestNewRejects(t *testing.T) {
 		{"negative queue bytes", Config{URL: "http://h/w", QueueBytes: -1}, "queue bytes -1 must be positive"},
 		{"negative retries", Config{URL: "http://h/w", MaxRetries: -1}, "max retries"},
 		{"backoff order", Config{URL: "http://h/w", MinBackoff: time.Second, MaxBackoff: time.Millisecond}, "min backoff"},
-		{"tls version", Config{URL: "https://h/w", MinTLSVersion: "1.0"}, "minimum TLS version"},
+		{"tls version", Config{URL: "https://h/w", MinTLSVersion: "1.0"}, "tls_min_version \"1.0\": expected 1.2 or 1.3"},
 		{"cert without key", Config{URL: "https://h/w", CertFile: "c.pem"}, "together"},
-		{"missing CA", Config{URL: "https://h/w", CAFile: "/nonexistent/ca.pem"}, "reading CA file"},
+		{"missing CA", Config{URL: "https://h/w", CAFile: "/nonexistent/ca.pem"}, "tls_ca_file /nonexistent/ca.pem: open"},
+		{"not a CA", Config{URL: "https://h/w", CAFile: "config_test.go"}, "tls_ca_file config_test.go holds no PEM certificate"},
+		{"not a cert", Config{URL: "https://h/w", CertFile: "config_test.go", KeyFile: "config.go"}, "tls_cert_file config_test.go with tls_key_file config.go: expected a PEM certificate"},
 		{"protocol", Config{URL: "http://h/w", Protocol: 3}, "expected 1 or 2"},
 	}
 	for _, tc := range tests {
