@@ -206,7 +206,7 @@ func Options() []Option {
 			Form: "a whole number from 0 to 100", Meaning: "retries of one request on network errors, 5xx and 429",
 			set: intSetter(func(c *Config) *int { return &c.MaxRetries }, 0, 100)},
 		{Key: "fail_on_drop", Env: "PENELOPA_FAIL_ON_DROP", Default: "false",
-			Form: "true or false", Meaning: "exit non-zero (113) when k6 passed but samples were dropped",
+			Form: "true or false", Meaning: "exit non-zero (113) when k6 passed but samples were dropped or lines of its stream could not be read",
 			set: boolSetter(func(c *Config) *bool { return &c.FailOnDrop })},
 		{Key: "self_metrics", Env: "PENELOPA_SELF_METRICS", Default: "true",
 			Form: "true or false", Meaning: "send penelopa's own health series (`penelopa_*`, listed below) with the data",

@@ -5,6 +5,7 @@ package penelopa
 
 import (
 	"context"
+	"fmt"
 	"io"
 )
 
@@ -48,8 +49,23 @@ type Result struct {
 	Dropped uint64
 	// Malformed counts lines of k6's stream that could not be read.
 	Malformed uint64
-	// FailOnDrop asks the launcher to exit non-zero when Dropped > 0.
+	// FailOnDrop asks the launcher to exit non-zero when anything was lost (Lost).
 	FailOnDrop bool
+}
+
+// Lost reports whether any of k6's data did not reach the receiver: samples dropped, or lines
+// of its stream that could not be read (whose points were never taken in).
+func (r Result) Lost() bool { return r.Dropped > 0 || r.Malformed > 0 }
+
+// LostMessage says what was lost, for the line that explains a fail_on_drop exit.
+func (r Result) LostMessage() string {
+	switch {
+	case r.Dropped > 0 && r.Malformed > 0:
+		return fmt.Sprintf("%d samples were not delivered and %d lines of k6's stream could not be read", r.Dropped, r.Malformed)
+	case r.Malformed > 0:
+		return fmt.Sprintf("%d lines of k6's stream could not be read", r.Malformed)
+	}
+	return fmt.Sprintf("%d samples were not delivered", r.Dropped)
 }
 
 // Factory builds an output from the launcher's parameters; it must fail on invalid config

@@ -224,7 +224,10 @@ func (r *Reader) point(v *fastjson.Value) bool {
 		return false
 	}
 	f, err := val.Float64()
-	if err != nil {
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		// NaN, Inf or a number past float64 (1e999): no aggregate takes it (a counter would
+		// stay NaN for good, a trend has no bucket for it), so it is counted, not kept.
+		// The fast scanners read only finite numbers.
 		return false
 	}
 	tags := data.Get("tags")

@@ -173,7 +173,7 @@ wait:
 		}
 	}()
 	res := out.Stop(stopCtx)
-	if res.Dropped > 0 {
+	if res.Lost() {
 		log.Warnf("%s", res.Summary)
 	} else {
 		log.Infof("%s", res.Summary)
@@ -183,8 +183,8 @@ wait:
 		log.Infof("dashboard of this run: %s", res.Link)
 	}
 	code := exitCode(waitErr)
-	if code == 0 && res.FailOnDrop && res.Dropped > 0 {
-		log.Errorf("%d samples were not delivered and fail_on_drop is set", res.Dropped)
+	if code == 0 && res.FailOnDrop && res.Lost() {
+		log.Errorf("%s and fail_on_drop is set", res.LostMessage())
 		return exitDropped
 	}
 	return code

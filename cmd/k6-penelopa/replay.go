@@ -196,7 +196,7 @@ func (l *launcher) replay(args []string) int {
 		log.Errorf("%v (input: %s)", runErr, name)
 		code = exitReplayInput
 	}
-	if res.Dropped > 0 {
+	if res.Lost() {
 		log.Warnf("%s", res.Summary)
 	} else {
 		log.Infof("%s", res.Summary)
@@ -204,8 +204,8 @@ func (l *launcher) replay(args []string) int {
 	if res.Link != "" {
 		log.Infof("dashboard of this replay: %s", res.Link)
 	}
-	if code == 0 && res.FailOnDrop && res.Dropped > 0 {
-		log.Errorf("%d samples were not delivered and fail_on_drop is set", res.Dropped)
+	if code == 0 && res.FailOnDrop && res.Lost() {
+		log.Errorf("%s and fail_on_drop is set", res.LostMessage())
 		return exitDropped
 	}
 	return code
