@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 	"unsafe"
@@ -101,6 +102,7 @@ func (l *launcher) runWithOutput(k6 string, args []string, out penelopa.StreamOu
 	growPipe(w)
 
 	cmd := exec.Command(k6, args...)
+	cmd.Env = childEnv(os.Environ())
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = l.stdin, l.stdout, l.stderr
 	cmd.ExtraFiles = []*os.File{w}
 
@@ -216,7 +218,7 @@ func exitCode(err error) int {
 
 // execK6 replaces this process with k6, so every subcommand behaves exactly as k6's own.
 func (l *launcher) execK6(k6 string, args []string) int {
-	err := syscall.Exec(k6, append([]string{"k6"}, args...), os.Environ())
+	err := syscall.Exec(k6, append([]string{"k6"}, args...), childEnv(os.Environ()))
 	logs.New(l.stderr, logs.Info).Errorf("running k6 %s: %v", k6, err)
 	return exitK6NotFound
 }
@@ -285,4 +287,28 @@ func inForeground(f *os.File) bool {
 func growPipe(f *os.File) {
 	const fSetPipeSz = 1031
 	_, _, _ = syscall.Syscall(syscall.SYS_FCNTL, f.Fd(), fSetPipeSz, pipeSize)
+}
+
+// childEnv is environ without penelopa's credentials (password, bearer token, headers, and the
+// URL when it holds a user:password), which k6 does not need and a test script could otherwise
+// read from __ENV or a k6 log could show. Every other variable, PENELOPA_* included, passes.
+func childEnv(environ []string) []string {
+	secret, urlEnv := map[string]bool{}, ""
+	for _, o := range penelopa.Options() {
+		if o.Secret {
+			secret[o.Env] = true
+		}
+		if o.Key == "url" {
+			urlEnv = o.Env
+		}
+	}
+	out := make([]string, 0, len(environ))
+	for _, kv := range environ {
+		name, value, _ := strings.Cut(kv, "=")
+		if secret[name] || name == urlEnv && strings.Contains(value, "@") {
+			continue
+		}
+		out = append(out, kv)
+	}
+	return out
 }

@@ -1,6 +1,9 @@
 package main
 
-import "testing"
+import (
+	"slices"
+	"testing"
+)
 
 func TestGCPercent(t *testing.T) {
 	tests := []struct {
@@ -20,5 +23,20 @@ func TestGCPercent(t *testing.T) {
 				t.Errorf("gcPercent = %d, %v; want %d, %v", got, ok, tc.want, tc.wantOK)
 			}
 		})
+	}
+}
+
+func TestChildEnv(t *testing.T) {
+	in := []string{
+		"PATH=/usr/bin", "PENELOPA_PASSWORD=s3cret", "PENELOPA_BEARER_TOKEN=tok", "PENELOPA_HEADERS=X-Api-Key:k",
+		"PENELOPA_USERNAME=u", "PENELOPA_TESTID=run-1", "K6_VUS=5", "PENELOPA_METRICS_URL=https://u:p@h/w",
+	}
+	want := []string{"PATH=/usr/bin", "PENELOPA_TESTID=run-1", "K6_VUS=5"}
+	if got := childEnv(in); !slices.Equal(got, want) {
+		t.Errorf("childEnv = %q, want %q", got, want)
+	}
+	plain := []string{"PENELOPA_METRICS_URL=https://h/w"}
+	if got := childEnv(plain); !slices.Equal(got, plain) {
+		t.Errorf("a URL without a login was taken out: %q", got)
 	}
 }
