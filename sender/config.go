@@ -306,17 +306,23 @@ func withDefaults(cfg Config) (Config, error) {
 	if cfg.Pool == nil {
 		cfg.Pool = pool.New(0)
 	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"Timeout", cfg.Timeout}, {"MaxRetryTime", cfg.MaxRetryTime}, {"MinBackoff", cfg.MinBackoff}, {"MaxBackoff", cfg.MaxBackoff}, {"LogInterval", cfg.LogInterval}} {
+		if d.v < 0 {
+			return cfg, fmt.Errorf("%s %s: expected a duration of 0 (the default) or more", d.name, d.v)
+		}
+	}
 	switch {
-	case cfg.Timeout < 0, cfg.MaxRetryTime < 0, cfg.MinBackoff < 0, cfg.MaxBackoff < 0, cfg.LogInterval < 0:
-		return cfg, errors.New("sender durations must not be negative")
 	case cfg.MaxRetries < 0:
 		return cfg, fmt.Errorf("max retries %d must not be negative", cfg.MaxRetries)
 	case cfg.QueueSize < 0:
-		return cfg, fmt.Errorf("queue size %d must be positive", cfg.QueueSize)
+		return cfg, fmt.Errorf("queue size %d: expected 0 (the default) or more", cfg.QueueSize)
 	case cfg.QueueBytes < 0:
-		return cfg, fmt.Errorf("queue bytes %d must be positive", cfg.QueueBytes)
+		return cfg, fmt.Errorf("queue bytes %d: expected 0 (the default) or more", cfg.QueueBytes)
 	case cfg.Concurrency < 0:
-		return cfg, fmt.Errorf("concurrency %d must be positive", cfg.Concurrency)
+		return cfg, fmt.Errorf("concurrency %d: expected 0 (the default) or more", cfg.Concurrency)
 	case cfg.Protocol != ProtoV1 && cfg.Protocol != ProtoV2:
 		return cfg, fmt.Errorf("remote-write protocol %d: expected 1 or 2", cfg.Protocol)
 	case cfg.MinBackoff > cfg.MaxBackoff:
