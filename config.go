@@ -1,6 +1,7 @@
 package penelopa
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -330,7 +331,7 @@ func applyFile(c *Config, byKey map[string]*Option, path string) error {
 		}
 		v, err := jsonScalar(doc[k])
 		if err != nil {
-			return fmt.Errorf("config: %s (%s) is not valid: %v; expected %s", k, path, err, o.Form)
+			return fmt.Errorf("config: %s (%s)%s is not valid: %w; expected %s", k, path, showJSON(o, doc[k]), err, o.Form)
 		}
 		if err := apply(c, o, v, path); err != nil {
 			return err
@@ -339,11 +340,12 @@ func applyFile(c *Config, byKey map[string]*Option, path string) error {
 	return nil
 }
 
-// jsonScalar accepts a string, number or bool (and a list of strings, joined by commas).
+// jsonScalar accepts a string, number or bool (and a list of strings, joined by commas). Its
+// errors name the JSON type found, never the text: the value may be a secret.
 func jsonScalar(raw json.RawMessage) (string, error) {
 	var v any
 	if err := json.Unmarshal(raw, &v); err != nil {
-		return "", err
+		return "", fmt.Errorf("reading the value: %w", err)
 	}
 	switch t := v.(type) {
 	case string:
@@ -354,16 +356,50 @@ func jsonScalar(raw json.RawMessage) (string, error) {
 		return strconv.FormatFloat(t, 'f', -1, 64), nil
 	case []any:
 		parts := make([]string, 0, len(t))
-		for _, e := range t {
+		for i, e := range t {
 			s, ok := e.(string)
 			if !ok {
-				return "", errors.New("a list may hold only strings")
+				return "", fmt.Errorf("got a list holding %s at position %d; a list may hold only strings", jsonType(e), i+1)
 			}
 			parts = append(parts, s)
 		}
 		return strings.Join(parts, ","), nil
 	}
-	return "", fmt.Errorf("want a string, number, bool or list of strings, got %s", raw)
+	return "", fmt.Errorf("got %s, want a string, number, bool or list of strings", jsonType(v))
+}
+
+// jsonType names the JSON type of a value decoded into an any.
+func jsonType(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case map[string]any:
+		return "an object"
+	case []any:
+		return "a list"
+	case string:
+		return "a string"
+	case bool:
+		return "a bool"
+	}
+	return "a number"
+}
+
+// maxShownJSON is the longest raw JSON value an error quotes.
+const maxShownJSON = 40
+
+// showJSON renders a rejected JSON value for an error message as " = VALUE": hidden for a
+// secret, left out for a long value or one of an option with its own Show (a URL, whose
+// userinfo Show would hide, may be anywhere inside), else compacted.
+func showJSON(o *Option, raw json.RawMessage) string {
+	if o.Secret {
+		return " = (hidden)"
+	}
+	var b bytes.Buffer
+	if o.Show != nil || json.Compact(&b, raw) != nil || b.Len() > maxShownJSON {
+		return ""
+	}
+	return " = " + b.String()
 }
 
 // applyArgument parses ARG of --out penelopa=ARG. A value may itself contain commas (headers,

@@ -16,6 +16,24 @@ func envOf(kv map[string]string) func(string) (string, bool) {
 	return func(k string) (string, bool) { v, ok := kv[k]; return v, ok }
 }
 
+// checkErr fails t unless err holds every fragment of want and none of notWant.
+func checkErr(t *testing.T, err error, want, notWant []string) {
+	t.Helper()
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q lacks %q", err, w)
+		}
+	}
+	for _, w := range notWant {
+		if strings.Contains(err.Error(), w) {
+			t.Errorf("error %q reveals %q", err, w)
+		}
+	}
+}
+
 func TestConfigDefaults(t *testing.T) {
 	c, err := LoadConfig(ConfigSources{Hostname: "host-1"})
 	if err != nil {
@@ -178,19 +196,7 @@ func TestConfigErrors(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := LoadConfig(ConfigSources{Env: envOf(tc.env), Argument: tc.arg})
-			if err == nil {
-				t.Fatal("no error")
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q lacks %q", err, w)
-				}
-			}
-			for _, w := range tc.notWant {
-				if strings.Contains(err.Error(), w) {
-					t.Errorf("error %q reveals %q", err, w)
-				}
-			}
+			checkErr(t, err, tc.want, tc.notWant)
 		})
 	}
 }
@@ -224,5 +230,40 @@ func TestEveryOptionHasEnvFormAndMeaning(t *testing.T) {
 			t.Errorf("duplicate option %s", o.Key)
 		}
 		seen[o.Key], seen[o.Env] = true, true
+	}
+}
+
+// TestConfigFileValueErrors: a value of the wrong JSON type in PENELOPA_CONFIG is reported by
+// its type, never echoed when the key is secret.
+func TestConfigFileValueErrors(t *testing.T) {
+	tests := []struct {
+		name    string
+		json    string
+		want    []string // every fragment must be in the error
+		notWant []string // and none of these
+	}{
+		{"headers as an object", `{"headers": {"Authorization": "Bearer s3cret"}}`,
+			[]string{"headers", "p.json", "got an object", "(hidden)", "name:value"}, []string{"s3cret", "Bearer", "Authorization"}},
+		{"password as an object", `{"password": {"v": "s3cret"}}`,
+			[]string{"password", "got an object"}, []string{"s3cret"}},
+		{"bearer_token as a list of numbers", `{"bearer_token": ["s3cret", 1]}`,
+			[]string{"bearer_token", "a list may hold only strings", "a number"}, []string{"s3cret"}},
+		{"password as null", `{"password": null}`,
+			[]string{"password", "got null"}, nil},
+		{"url object hides its password", `{"url": {"u": "https://u:s3cret@h/x"}}`,
+			[]string{"url", "got an object"}, []string{"s3cret"}},
+		{"a short non-secret value is shown", `{"batch_size": {"n": 1}}`,
+			[]string{"batch_size", "got an object", `{"n":1}`, "a whole number"}, nil},
+	}
+	dir := t.TempDir()
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			file := filepath.Join(dir, "p.json")
+			if err := os.WriteFile(file, []byte(tc.json), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := LoadConfig(ConfigSources{Env: envOf(map[string]string{"PENELOPA_CONFIG": file})})
+			checkErr(t, err, tc.want, tc.notWant)
+		})
 	}
 }
