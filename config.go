@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"sort"
@@ -315,8 +316,12 @@ func applyFile(c *Config, byKey map[string]*Option, path string) error {
 	if err != nil {
 		return fmt.Errorf("config: reading PENELOPA_CONFIG: %w", err)
 	}
-	var doc map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &doc); err != nil {
+	doc, err := readJSONObject(raw)
+	if err != nil {
+		var dup errDuplicateKey
+		if errors.As(err, &dup) {
+			return fmt.Errorf("config: %s is given more than once in PENELOPA_CONFIG %s; give each key once", string(dup), path)
+		}
 		return fmt.Errorf("config: PENELOPA_CONFIG %s is not a JSON object: %w", path, err)
 	}
 	keys := make([]string, 0, len(doc))
@@ -340,11 +345,52 @@ func applyFile(c *Config, byKey map[string]*Option, path string) error {
 	return nil
 }
 
+// errDuplicateKey is the key readJSONObject found twice.
+type errDuplicateKey string
+
+func (e errDuplicateKey) Error() string { return "key " + strconv.Quote(string(e)) + " given twice" }
+
+// readJSONObject reads one JSON object and nothing after it. Unlike json.Unmarshal into a map,
+// it refuses a key given twice, which would silently keep the last value.
+func readJSONObject(raw []byte) (map[string]json.RawMessage, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if tok, err := dec.Token(); err != nil {
+		return nil, err
+	} else if tok != json.Delim('{') {
+		return nil, errors.New("it does not start with '{'")
+	}
+	doc := map[string]json.RawMessage{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		k, _ := tok.(string) // inside an object the decoder returns keys as strings
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, fmt.Errorf("the value of %q: %w", k, err)
+		}
+		if _, dup := doc[k]; dup {
+			return nil, errDuplicateKey(k)
+		}
+		doc[k] = v
+	}
+	if _, err := dec.Token(); err != nil { // the closing '}'
+		return nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("there is more after the object")
+	}
+	return doc, nil
+}
+
 // jsonScalar accepts a string, number or bool (and a list of strings, joined by commas). Its
 // errors name the JSON type found, never the text: the value may be a secret.
 func jsonScalar(raw json.RawMessage) (string, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber() // a number's own text: float64 would round a 20-digit testid
 	var v any
-	if err := json.Unmarshal(raw, &v); err != nil {
+	if err := dec.Decode(&v); err != nil {
 		return "", fmt.Errorf("reading the value: %w", err)
 	}
 	switch t := v.(type) {
@@ -352,8 +398,8 @@ func jsonScalar(raw json.RawMessage) (string, error) {
 		return t, nil
 	case bool:
 		return strconv.FormatBool(t), nil
-	case float64:
-		return strconv.FormatFloat(t, 'f', -1, 64), nil
+	case json.Number:
+		return t.String(), nil
 	case []any:
 		parts := make([]string, 0, len(t))
 		for i, e := range t {

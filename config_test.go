@@ -233,6 +233,40 @@ func TestEveryOptionHasEnvFormAndMeaning(t *testing.T) {
 	}
 }
 
+// TestConfigFileValues: values in PENELOPA_CONFIG keep their text, numbers included.
+func TestConfigFileValues(t *testing.T) {
+	tests := []struct {
+		name, json string
+		check      func(Config) bool
+	}{
+		{"a 20-digit numeric testid keeps every digit", `{"testid": 12345678901234567890}`,
+			func(c Config) bool { return c.TestID == "12345678901234567890" }},
+		{"a long numeric pod keeps every digit", `{"pod": 9007199254740993}`,
+			func(c Config) bool { return c.Pod == "9007199254740993" }},
+		{"a whole number", `{"batch_size": 500}`, func(c Config) bool { return c.BatchSize == 500 }},
+		{"a negative number", `{"histogram_schema": -2}`, func(c Config) bool { return c.HistogramSchema == -2 }},
+		{"a list of strings", `{"drop_labels": ["url", "error"]}`,
+			func(c Config) bool { return reflect.DeepEqual(c.DropLabels, []string{"url", "error"}) }},
+		{"a bool", `{"fail_on_drop": true}`, func(c Config) bool { return c.FailOnDrop }},
+	}
+	dir := t.TempDir()
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			file := filepath.Join(dir, "p.json")
+			if err := os.WriteFile(file, []byte(tc.json), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			c, err := LoadConfig(ConfigSources{Env: envOf(map[string]string{"PENELOPA_CONFIG": file})})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tc.check(c) {
+				t.Errorf("%s gave %+v", tc.json, c)
+			}
+		})
+	}
+}
+
 // TestConfigFileValueErrors: a value of the wrong JSON type in PENELOPA_CONFIG is reported by
 // its type, never echoed when the key is secret.
 func TestConfigFileValueErrors(t *testing.T) {
@@ -254,6 +288,12 @@ func TestConfigFileValueErrors(t *testing.T) {
 			[]string{"url", "got an object"}, []string{"s3cret"}},
 		{"a short non-secret value is shown", `{"batch_size": {"n": 1}}`,
 			[]string{"batch_size", "got an object", `{"n":1}`, "a whole number"}, nil},
+		{"a key twice", `{"url": "http://a:1/x", "url": "http://b:1/y"}`,
+			[]string{"url", "more than once", "p.json"}, nil},
+		{"a secret key twice", `{"password": "first", "password": "s3cret"}`,
+			[]string{"password", "more than once"}, []string{"s3cret", "first"}},
+		{"data after the object", `{"testid": "a"} {"testid": "b"}`,
+			[]string{"PENELOPA_CONFIG", "after the object"}, nil},
 	}
 	dir := t.TempDir()
 	for _, tc := range tests {
