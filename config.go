@@ -456,7 +456,7 @@ func applyArgument(c *Config, byKey map[string]*Option, arg string) error {
 	if arg == "" {
 		return nil
 	}
-	if strings.HasPrefix(arg, "http://") || strings.HasPrefix(arg, "https://") {
+	if hasURLScheme(arg) { // any scheme, in any case: url's own check and Show apply
 		return apply(c, byKey["url"], arg, "--out penelopa=URL")
 	}
 	type kv struct{ key, val string }
@@ -471,7 +471,7 @@ func applyArgument(c *Config, byKey map[string]*Option, arg string) error {
 			continue
 		}
 		if len(items) == 0 {
-			return fmt.Errorf("config: --out penelopa=%s: expected a URL or key=value pairs separated by commas", redactArg(arg, byKey))
+			return badArgument(part)
 		}
 		items[len(items)-1].val += "," + part
 	}
@@ -499,14 +499,50 @@ func isKeyShaped(k string) bool {
 	return true
 }
 
-// redactArg hides the argument when it might hold a secret.
-func redactArg(arg string, byKey map[string]*Option) string {
-	for k, o := range byKey {
-		if o.Secret && strings.Contains(arg, k+"=") {
-			return "(hidden)"
+// hasURLScheme reports whether v starts with a URL scheme and "://" (RFC 3986: a letter, then
+// letters, digits, '+', '-' and '.'), so "url=https://..." does not.
+func hasURLScheme(v string) bool {
+	scheme, _, ok := strings.Cut(v, "://")
+	if !ok || scheme == "" {
+		return false
+	}
+	for i, r := range scheme {
+		letter := (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z')
+		if !letter && (i == 0 || ((r < '0' || r > '9') && r != '+' && r != '-' && r != '.')) {
+			return false
 		}
 	}
-	return strconv.Quote(arg)
+	return true
+}
+
+// badArgument explains why ARG, whose first item is first, is neither a URL nor key=value
+// pairs. It quotes none of ARG: a secret may be anywhere in it, in a form no scrubbing foresees.
+func badArgument(first string) error {
+	why := "its first item has no '='"
+	if strings.Contains(first, "=") {
+		why = "its first item does not start with a key (letters, digits and _) and '='"
+	}
+	hint := ""
+	if name, _, ok := strings.Cut(first, ":"); strings.Contains(first, "//") || strings.Contains(first, "@") {
+		hint = "; a URL must start with http:// or https://"
+	} else if ok && isToken(strings.TrimSpace(name)) {
+		hint = "; a header goes in headers=name:value"
+	}
+	return fmt.Errorf("config: --out penelopa=ARG is not valid: %s%s (ARG is not shown: it may hold a secret); expected a URL or key=value pairs separated by commas", why, hint)
+}
+
+// isToken reports whether s is an RFC 7230 token, the form of a header name.
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		b := s[i]
+		if (b < 'a' || b > 'z') && (b < 'A' || b > 'Z') && (b < '0' || b > '9') && !strings.ContainsRune("!#$%&'*+-.^_`|~", rune(b)) {
+			return false
+		}
+	}
+	return true
 }
 
 func unknownKey(k, where string) error {

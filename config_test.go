@@ -123,16 +123,26 @@ func TestConfigPrecedence(t *testing.T) {
 	}
 }
 
+// TestConfigArgumentURL: an argument that is a URL sets url, whatever the case of its scheme.
 func TestConfigArgumentURL(t *testing.T) {
-	c, err := LoadConfig(ConfigSources{Argument: "https://user:pw@mimir.example:443/api/v1/push"})
-	if err != nil {
-		t.Fatal(err)
+	tests := []struct{ arg, redacted string }{
+		{"https://user:pw@mimir.example:443/api/v1/push", "https://mimir.example:443/api/v1/push"},
+		{"HTTPS://user:s3cret@host/api", "https://host/api"},
+		{"Http://host:8428/api/v1/write", "http://host:8428/api/v1/write"},
 	}
-	if c.URL != "https://user:pw@mimir.example:443/api/v1/push" {
-		t.Errorf("url = %q", c.URL)
-	}
-	if got := sender.RedactURL(c.URL); got != "https://mimir.example:443/api/v1/push" {
-		t.Errorf("RedactURL = %q", got)
+	for _, tc := range tests {
+		t.Run(tc.arg, func(t *testing.T) {
+			c, err := LoadConfig(ConfigSources{Argument: tc.arg})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.URL != tc.arg {
+				t.Errorf("url = %q", c.URL)
+			}
+			if got := sender.RedactURL(c.URL); got != tc.redacted {
+				t.Errorf("RedactURL = %q, want %q", got, tc.redacted)
+			}
+		})
 	}
 }
 
@@ -165,7 +175,19 @@ func TestConfigErrors(t *testing.T) {
 		{"bearer and basic", map[string]string{"PENELOPA_BEARER_TOKEN": "tok3n", "PENELOPA_USERNAME": "u"}, "",
 			[]string{"bearer_token", "username"}, []string{"tok3n"}},
 		{"argument neither URL nor pairs", nil, "just-words",
-			[]string{"expected a URL or key=value pairs"}, nil},
+			[]string{"--out penelopa", "no '='", "expected a URL or key=value pairs"}, []string{"just-words"}},
+		{"URL without its colon hides the password", nil, "https//user:s3cret@host",
+			[]string{"--out penelopa", "http:// or https://"}, []string{"s3cret", "user"}},
+		{"first item not a pair hides a URL after it", nil, "x,url=https://user:s3cret@h/x",
+			[]string{"--out penelopa", "expected a URL or key=value pairs"}, []string{"s3cret"}},
+		{"a header as the argument hides its value", nil, "Authorization:Bearer s3cret",
+			[]string{"--out penelopa", "headers=name:value"}, []string{"s3cret", "Bearer"}},
+		{"a key that is not a key hides its value", nil, "X-Token=s3cret",
+			[]string{"--out penelopa", "key"}, []string{"s3cret"}},
+		{"a URL of another scheme is the url, without its password", nil, "ftp://user:s3cret@h/x",
+			[]string{"url (--out penelopa=URL)", "an http:// or https:// URL"}, []string{"s3cret"}},
+		{"an invalid URL with an uppercase scheme hides its password", nil, "HTTP://u:s3cret@127.0.0.1:9x/w",
+			[]string{"url (--out penelopa=URL)", "127.0.0.1:9x"}, []string{"s3cret"}},
 		{"invalid URL hides its password", map[string]string{"PENELOPA_METRICS_URL": "htps://u:pw-S3cr3t@127.0.0.1:9/api/v1/write"}, "",
 			[]string{"url (PENELOPA_METRICS_URL)", "127.0.0.1:9"}, []string{"S3cr3t", "u:pw"}},
 		{"invalid URL argument hides its password", nil, "http://u:pw-S3cr3t@127.0.0.1:9x/api/v1/write",
