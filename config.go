@@ -475,11 +475,19 @@ func applyArgument(c *Config, byKey map[string]*Option, arg string) error {
 		}
 		items[len(items)-1].val += "," + part
 	}
-	for _, it := range items {
+	seen := make(map[string]bool, len(items))
+	for i, it := range items {
 		o, ok := byKey[it.key]
 		if !ok {
+			if i > 0 && byKey[items[i-1].key].Secret {
+				return unknownKeyAfterSecret(byKey[items[i-1].key])
+			}
 			return unknownKey(it.key, "--out penelopa")
 		}
+		if seen[it.key] {
+			return fmt.Errorf("config: %s is given more than once in --out penelopa; give each key once", it.key)
+		}
+		seen[it.key] = true
 		if err := apply(c, o, it.val, "--out penelopa"); err != nil {
 			return err
 		}
@@ -546,11 +554,26 @@ func isToken(s string) bool {
 }
 
 func unknownKey(k, where string) error {
+	return fmt.Errorf("config: unknown key %q in %s; expected one of %s", k, where, knownKeys())
+}
+
+// unknownKeyAfterSecret reports an unknown key that follows the value of secret, without
+// naming it: it may be the rest of a secret value that holds a comma.
+func unknownKeyAfterSecret(secret *Option) error {
+	why := "a value with a comma must go in the JSON config file (PENELOPA_CONFIG) or " + secret.Env
+	if secret.Key == "headers" {
+		why = "a header value cannot hold a comma"
+	}
+	return fmt.Errorf("config: unknown key after %s= in --out penelopa, not shown as it may be part of the secret value (%s); expected one of %s",
+		secret.Key, why, knownKeys())
+}
+
+func knownKeys() string {
 	known := make([]string, 0, 32)
 	for _, o := range Options() {
 		known = append(known, o.Key)
 	}
-	return fmt.Errorf("config: unknown key %q in %s; expected one of %s", k, where, strings.Join(known, ", "))
+	return strings.Join(known, ", ")
 }
 
 func durationSetter(field func(*Config) *time.Duration, min time.Duration) func(*Config, string) error {

@@ -146,6 +146,34 @@ func TestConfigArgumentURL(t *testing.T) {
 	}
 }
 
+// TestConfigArgumentPairs: how key=value pairs in --out penelopa=ARG split, values with
+// commas included.
+func TestConfigArgumentPairs(t *testing.T) {
+	tests := []struct {
+		arg   string
+		check func(Config) bool
+	}{
+		{"headers=X-A:1,X-B:2=3,testid=t", func(c Config) bool {
+			return reflect.DeepEqual(c.Headers, [][2]string{{"X-A", "1"}, {"X-B", "2=3"}}) && c.TestID == "t"
+		}},
+		{"password=a b,c d,testid=t", func(c Config) bool { return c.Password == "a b,c d" && c.TestID == "t" }},
+		{"labels=a=1,b=2,testid=t", func(c Config) bool {
+			return reflect.DeepEqual(c.Labels, []series.Label{{Name: "a", Value: "1"}, {Name: "b", Value: "2"}}) && c.TestID == "t"
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.arg, func(t *testing.T) {
+			c, err := LoadConfig(ConfigSources{Argument: tc.arg})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tc.check(c) {
+				t.Errorf("%s gave %+v", tc.arg, c)
+			}
+		})
+	}
+}
+
 func TestConfigErrors(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -184,6 +212,16 @@ func TestConfigErrors(t *testing.T) {
 			[]string{"--out penelopa", "headers=name:value"}, []string{"s3cret", "Bearer"}},
 		{"a key that is not a key hides its value", nil, "X-Token=s3cret",
 			[]string{"--out penelopa", "key"}, []string{"s3cret"}},
+		{"unknown key after a secret is not named", nil, "password=Xy,Secr3t=zz",
+			[]string{"unknown key after password=", "--out penelopa", "PENELOPA_CONFIG", "PENELOPA_PASSWORD"}, []string{"Secr3t", "Xy", "zz"}},
+		{"unknown key after headers is not named", nil, "headers=X-Scope-OrgID:a,Secr3t=zz",
+			[]string{"unknown key after headers=", "--out penelopa"}, []string{"Secr3t", "zz"}},
+		{"unknown key after a non-secret is named", nil, "testid=t,bogus=1",
+			[]string{`unknown key "bogus"`}, nil},
+		{"a key twice in the argument", nil, "url=https://h/x,url=http://other/y",
+			[]string{"url", "more than once", "--out penelopa"}, nil},
+		{"a secret key twice in the argument", nil, "password=first,password=s3cret",
+			[]string{"password", "more than once"}, []string{"s3cret", "first"}},
 		{"a URL of another scheme is the url, without its password", nil, "ftp://user:s3cret@h/x",
 			[]string{"url (--out penelopa=URL)", "an http:// or https:// URL"}, []string{"s3cret"}},
 		{"an invalid URL with an uppercase scheme hides its password", nil, "HTTP://u:s3cret@127.0.0.1:9x/w",
