@@ -164,8 +164,8 @@ func Options() []Option {
 			Form: "1 or 2", Meaning: "remote-write version; 2 is used once the receiver proves it speaks it, else 1.0 (and the log says so)",
 			set: intSetter(func(c *Config) *int { return &c.Protocol }, 1, 2)},
 		{Key: "labels", Env: "PENELOPA_LABELS", Default: "",
-			Form:    "name=value pairs separated by commas, names matching [a-zA-Z_][a-zA-Z0-9_]*",
-			Meaning: "static labels added to every series",
+			Form:    "name=value pairs separated by commas, names matching [a-zA-Z_][a-zA-Z0-9_]* and not starting with __, each name once, no empty value",
+			Meaning: "static labels added to every series (not `testid`, `pod` or `segment`, which are set their own way)",
 			set: func(c *Config, v string) error {
 				l, err := parseLabels(v)
 				if err != nil {
@@ -710,15 +710,37 @@ func parseHeaders(v string) ([][2]string, error) {
 	return out, nil
 }
 
+// ownLabels are the labels set their own way, which labels= may not set: ConstLabels would
+// let the dedicated setting win and drop the static label without a word.
+var ownLabels = map[string]string{
+	"testid":  "testid= (PENELOPA_TESTID)",
+	"pod":     "pod= (PENELOPA_POD)",
+	"segment": "k6's --execution-segment, which the launcher reads",
+}
+
+// parseLabels reads name=value pairs: names Prometheus accepts, each once, values not empty.
 func parseLabels(v string) ([]series.Label, error) {
 	var out []series.Label
+	seen := map[string]bool{}
 	for _, item := range splitList(v) {
 		name, val, ok := strings.Cut(item, "=")
-		name = strings.TrimSpace(name)
-		if !ok || !validLabelName(name) {
+		name, val = strings.TrimSpace(name), strings.TrimSpace(val)
+		switch {
+		case !ok:
 			return nil, errForm
+		case strings.HasPrefix(name, "__"):
+			return nil, errors.New("label names starting with __ are reserved for Prometheus")
+		case !validLabelName(name):
+			return nil, fmt.Errorf("label name %q does not match [a-zA-Z_][a-zA-Z0-9_]*", name)
+		case ownLabels[name] != "":
+			return nil, fmt.Errorf("the %s label is set with %s, not labels=", name, ownLabels[name])
+		case seen[name]:
+			return nil, fmt.Errorf("label %q is given more than once", name)
+		case val == "":
+			return nil, fmt.Errorf("label %q has an empty value, which Prometheus takes as no label", name)
 		}
-		out = append(out, series.Label{Name: name, Value: strings.TrimSpace(val)})
+		seen[name] = true
+		out = append(out, series.Label{Name: name, Value: val})
 	}
 	return out, nil
 }
@@ -751,7 +773,7 @@ func (c Config) ConstLabels() []series.Label {
 	}
 	for _, l := range c.Labels {
 		if (l.Name == "testid" && c.TestID != "") || (l.Name == "pod" && c.Pod != "") || (l.Name == "segment" && c.Segment != "") {
-			continue // the dedicated options win over a static label of the same name
+			continue // the dedicated options win (labels= refuses these names; a Config built in code may not)
 		}
 		out = append(out, l)
 	}
