@@ -124,8 +124,8 @@ func Options() []Option {
 				return nil
 			}},
 		{Key: "headers", Env: "PENELOPA_HEADERS", Default: "",
-			Form: "name:value pairs separated by commas, e.g. X-Scope-OrgID:team-a,X-Env:ci", Secret: true,
-			Meaning: "extra HTTP headers on every request (values are never printed)",
+			Form: "name:value pairs separated by commas, e.g. X-Scope-OrgID:team-a,X-Env:ci, each name an RFC 7230 token given once", Secret: true,
+			Meaning: "extra HTTP headers on every request (values are never printed); not those the protocol needs, which penelopa sets: " + strings.Join(protocolHeaders, ", "),
 			set: func(c *Config, v string) error {
 				h, err := parseHeaders(v)
 				if err != nil {
@@ -696,18 +696,53 @@ func splitList(v string) []string {
 	return out
 }
 
-// parseHeaders reads name:value pairs; a value may contain ':' but not ','.
+// protocolHeaders are the headers the sender sets on every request for the remote-write
+// protocol; a custom header of one of these names would replace its value.
+var protocolHeaders = []string{"Content-Type", "Content-Encoding", "Content-Length", "X-Prometheus-Remote-Write-Version", "User-Agent", "Host"}
+
+// parseHeaders reads name:value pairs; a value may contain ':' but not ','. Its errors name
+// a header by its name or position, never quote a value: header values are secret.
 func parseHeaders(v string) ([][2]string, error) {
 	var out [][2]string
-	for _, item := range splitList(v) {
+	seen := map[string]bool{}
+	for i, item := range splitList(v) {
 		name, val, ok := strings.Cut(item, ":")
 		name = strings.TrimSpace(name)
-		if !ok || name == "" || strings.ContainsAny(name, " \t\r\n") {
+		if !ok || name == "" {
 			return nil, errForm
 		}
+		if !isToken(name) {
+			// Not quoted: without its ':' a value could have run into the name.
+			return nil, fmt.Errorf("the name of header %d holds %s, which a header name (an RFC 7230 token) cannot", i+1, describeNonToken(name))
+		}
+		for _, p := range protocolHeaders {
+			if strings.EqualFold(name, p) {
+				return nil, fmt.Errorf("header %s is one penelopa sets itself for the remote-write protocol", p)
+			}
+		}
+		if seen[strings.ToLower(name)] {
+			return nil, fmt.Errorf("header %s is given more than once", name)
+		}
+		seen[strings.ToLower(name)] = true
 		out = append(out, [2]string{name, strings.TrimSpace(val)})
 	}
 	return out, nil
+}
+
+// describeNonToken names the first byte of s that an RFC 7230 token cannot hold.
+func describeNonToken(s string) string {
+	for i := 0; i < len(s); i++ {
+		switch b := s[i]; {
+		case isToken(s[i : i+1]):
+		case b == ' ':
+			return "a space"
+		case b > ' ' && b < 0x7f:
+			return strconv.QuoteRune(rune(b))
+		default:
+			return "a control or non-ASCII character"
+		}
+	}
+	return "nothing wrong" // not reached for a non-token
 }
 
 // ownLabels are the labels set their own way, which labels= may not set: ConstLabels would
