@@ -190,8 +190,9 @@ func Options() []Option {
 			Form: "a duration with a unit, at least 100ms", Meaning: "time limit of one HTTP request",
 			set: durationSetter(func(c *Config) *time.Duration { return &c.Timeout }, 100*time.Millisecond)},
 		{Key: "stop_timeout", Env: "PENELOPA_STOP_TIMEOUT", Default: "30s",
-			Form: "a duration with a unit", Meaning: "how long the end of the test may wait to deliver what is queued",
-			set: durationSetter(func(c *Config) *time.Duration { return &c.StopTimeout }, 0)},
+			Form:    "a duration with a unit, or 0 for no limit",
+			Meaning: "how long the end of the test may wait to deliver what is queued; 0 for no limit: until all is delivered or out of retries (Ctrl-C still ends it)",
+			set:     durationSetter(func(c *Config) *time.Duration { return &c.StopTimeout }, 0)},
 		// Bodies of batch_size samples are ~16 KiB compressed: 16,384 of them pass queue_bytes
 		// first, so the count stays a backstop (the ring's pages are touched only when used).
 		{Key: "queue_size", Env: "PENELOPA_QUEUE_SIZE", Default: "16384",

@@ -399,3 +399,31 @@ func TestConfigFileValueErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestConfigStopTimeoutZero: stop_timeout=0 is accepted and documented as no limit of its own
+// (Output.Stop then waits for the caller's context alone).
+func TestConfigStopTimeoutZero(t *testing.T) {
+	tests := []struct {
+		env  map[string]string
+		arg  string
+		want time.Duration
+	}{
+		{nil, "stop_timeout=0", 0},
+		{map[string]string{"PENELOPA_STOP_TIMEOUT": "0s"}, "", 0},
+		{nil, "stop_timeout=45s", 45 * time.Second},
+	}
+	for _, tc := range tests {
+		c, err := LoadConfig(ConfigSources{Env: envOf(tc.env), Argument: tc.arg})
+		if err != nil {
+			t.Fatalf("%v %q: %v", tc.env, tc.arg, err)
+		}
+		if c.StopTimeout != tc.want {
+			t.Errorf("%v %q: stop_timeout = %s, want %s", tc.env, tc.arg, c.StopTimeout, tc.want)
+		}
+	}
+	for _, o := range Options() {
+		if o.Key == "stop_timeout" && (!strings.Contains(o.Form, "0 for no limit") || !strings.Contains(o.Meaning, "0 for no limit")) {
+			t.Errorf("stop_timeout's form %q and meaning %q should say 0 is no limit", o.Form, o.Meaning)
+		}
+	}
+}
