@@ -56,6 +56,9 @@ type Config struct {
 	// option: the launcher reads it from k6's own flags).
 	Segment  string
 	LogLevel logs.Level
+	// Warnings are problems that do not stop the run, such as a PENELOPA_* variable that is no
+	// setting, for the caller to log at level=warn. They never hold a value.
+	Warnings []string
 }
 
 // Option describes one configuration key, so parsing, errors and the README table agree.
@@ -242,6 +245,10 @@ func Options() []Option {
 type ConfigSources struct {
 	// Env looks up an environment variable; nil means none are set.
 	Env func(string) (string, bool)
+	// Environ lists the environment as KEY=VALUE strings, for the warnings about PENELOPA_*
+	// names that are no setting; nil means os.Environ. Only the names Env reports set count,
+	// so a test's Env is not mixed with the process environment.
+	Environ func() []string
 	// Argument is ARG of --out penelopa=ARG: a URL, or key=value pairs separated by commas.
 	Argument string
 	// Hostname is the default pod label.
@@ -285,6 +292,11 @@ func LoadConfig(src ConfigSources) (Config, error) {
 	if err := applyArgument(&c, byKey, src.Argument); err != nil {
 		return Config{}, err
 	}
+	environ := src.Environ
+	if environ == nil {
+		environ = os.Environ
+	}
+	c.Warnings = append(c.Warnings, unknownEnvWarnings(opts, environ(), env)...)
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
 		return Config{}, errors.New("config: tls_cert_file and tls_key_file go together: set both or neither")
 	}
@@ -575,6 +587,117 @@ func knownKeys() string {
 		known = append(known, o.Key)
 	}
 	return strings.Join(known, ", ")
+}
+
+// otherEnv are PENELOPA_* variables that are no setting but are the project's own:
+// PENELOPA_CONFIG names the config file, the others are read by build.sh, the benchmarks and
+// the end-to-end tests.
+var otherEnv = map[string]bool{"PENELOPA_CONFIG": true, "PENELOPA_BIN": true, "PENELOPA_COMPARE": true, "PENELOPA_E2E_OUTPUT": true}
+
+// unknownEnvWarnings warns, in name order, of each variable of environ (KEY=VALUE strings)
+// that looks like penelopa's, is set according to env, and is no setting: a misspelt one
+// would otherwise be ignored without a word. The closest setting is named when one is close.
+func unknownEnvWarnings(opts []Option, environ []string, env func(string) (string, bool)) []string {
+	known := make(map[string]bool, len(opts))
+	for _, o := range opts {
+		known[o.Env] = true
+	}
+	var names []string
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(strings.ToUpper(name), "PENELOPA_") || known[name] || otherEnv[name] {
+			continue
+		}
+		if _, set := env(name); set {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	var out []string
+	for i, name := range names {
+		if i > 0 && name == names[i-1] {
+			continue
+		}
+		w := fmt.Sprintf("config: environment variable %s is not a penelopa setting and is ignored", name)
+		if s := closestEnv(opts, name); s != "" {
+			w += "; did you mean " + s + "?"
+		} else {
+			w += "; the settings are listed in the README's configuration table"
+		}
+		out = append(out, w)
+	}
+	return out
+}
+
+// closestEnv returns the variable of the setting that name most likely meant, or "". The
+// part after PENELOPA_ is compared with each setting's key and its variable's part, in any
+// case: equal (PENELOPA_URL is url, PENELOPA_METRICS_URL), the end or start of only one
+// (PENELOPA_TOKEN: bearer_token), or else within an edit distance of 1 + a quarter of its length.
+func closestEnv(opts []Option, name string) string {
+	s := strings.ToLower(name[len("PENELOPA_"):])
+	if s == "" {
+		return ""
+	}
+	forms := func(o Option) []string {
+		return []string{o.Key, strings.ToLower(strings.TrimPrefix(o.Env, "PENELOPA_"))}
+	}
+	for _, o := range opts {
+		for _, f := range forms(o) {
+			if f == s {
+				return o.Env
+			}
+		}
+	}
+	for _, affix := range []func(f string) bool{
+		func(f string) bool { return strings.HasSuffix(f, "_"+s) },
+		func(f string) bool { return strings.HasPrefix(f, s+"_") },
+	} {
+		match := ""
+		for _, o := range opts {
+			for _, f := range forms(o) {
+				if affix(f) && match != o.Env {
+					if match != "" {
+						match = "-" // more than one: no guess
+					} else {
+						match = o.Env
+					}
+				}
+			}
+		}
+		if match != "" && match != "-" {
+			return match
+		}
+	}
+	best, bestD := "", 1+len(s)/4+1
+	for _, o := range opts {
+		for _, f := range forms(o) {
+			if d := editDistance(s, f); d < bestD {
+				best, bestD = o.Env, d
+			}
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b, in bytes.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 func durationSetter(field func(*Config) *time.Duration, min time.Duration) func(*Config, string) error {

@@ -427,3 +427,81 @@ func TestConfigStopTimeoutZero(t *testing.T) {
 		}
 	}
 }
+
+// environOf lists kv as os.Environ would.
+func environOf(kv map[string]string) func() []string {
+	return func() []string {
+		var out []string
+		for k, v := range kv {
+			out = append(out, k+"="+v)
+		}
+		return out
+	}
+}
+
+// TestConfigUnknownEnvWarnings: a PENELOPA_* variable that is no setting is a warning (never
+// an error), naming the closest setting when one is close, and never the value.
+func TestConfigUnknownEnvWarnings(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     map[string]string
+		want    []string // one entry per warning: a fragment it must hold
+		notWant []string // in no warning
+	}{
+		{"url, the key, means PENELOPA_METRICS_URL", map[string]string{"PENELOPA_URL": "http://u:s3cret@h:1/x"},
+			[]string{"PENELOPA_URL is not a penelopa setting and is ignored; did you mean PENELOPA_METRICS_URL?"}, []string{"s3cret", "http"}},
+		{"a typo", map[string]string{"PENELOPA_TEST_ID": "run-1"}, []string{"did you mean PENELOPA_TESTID?"}, []string{"run-1"}},
+		{"the end of one setting", map[string]string{"PENELOPA_TOKEN": "s3cret"}, []string{"did you mean PENELOPA_BEARER_TOKEN?"}, []string{"s3cret"}},
+		{"the key of a setting whose variable differs", map[string]string{"PENELOPA_PUSH_INTERVAL": "1s"}, []string{"did you mean PENELOPA_METRICS_PUSH_INTERVAL?"}, nil},
+		{"a longer typo", map[string]string{"PENELOPA_INSECURE_SKIP_VERIFY": "true"}, []string{"did you mean PENELOPA_INSECURE_SKIP_TLS_VERIFY?"}, nil},
+		{"lower case", map[string]string{"penelopa_testid": "x"}, []string{"penelopa_testid is not a penelopa setting and is ignored; did you mean PENELOPA_TESTID?"}, nil},
+		{"nothing close", map[string]string{"PENELOPA_SOMETHING_ELSE": "x"}, []string{"README"}, []string{"did you mean"}},
+		{"two, in name order", map[string]string{"PENELOPA_ZZZ": "1", "PENELOPA_AAA": "2"}, []string{"PENELOPA_AAA", "PENELOPA_ZZZ"}, nil},
+		{"the project's own variables", map[string]string{"PENELOPA_BIN": "/x", "PENELOPA_COMPARE": "1", "PENELOPA_E2E_OUTPUT": "builtin", "PENELOPA_CONFIG": ""}, nil, nil},
+		{"settings", map[string]string{"PENELOPA_METRICS_URL": "http://h:1/x", "PENELOPA_TESTID": "t"}, nil, nil},
+		{"other variables", map[string]string{"K6_OUT": "json", "XPENELOPA_URL": "x", "PENELOPA": "x"}, nil, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := LoadConfig(ConfigSources{Env: envOf(tc.env), Environ: environOf(tc.env)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(c.Warnings) != len(tc.want) {
+				t.Fatalf("warnings %q, want %d", c.Warnings, len(tc.want))
+			}
+			for i, w := range tc.want {
+				if !strings.Contains(c.Warnings[i], w) {
+					t.Errorf("warning %q lacks %q", c.Warnings[i], w)
+				}
+			}
+			for _, w := range c.Warnings {
+				for _, nw := range tc.notWant {
+					if strings.Contains(w, nw) {
+						t.Errorf("warning %q reveals %q", w, nw)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestConfigUnknownEnvWarningsEnviron: without Environ the process environment is listed, but
+// only the names Env reports set count.
+func TestConfigUnknownEnvWarningsEnviron(t *testing.T) {
+	t.Setenv("PENELOPA_URLL", "x")
+	c, err := LoadConfig(ConfigSources{Env: os.LookupEnv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0], "PENELOPA_URLL is not a penelopa setting and is ignored; did you mean PENELOPA_METRICS_URL?") {
+		t.Errorf("warnings %q, want one about PENELOPA_URLL", c.Warnings)
+	}
+	c, err = LoadConfig(ConfigSources{Env: envOf(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Warnings) != 0 {
+		t.Errorf("warnings %q about variables the Env does not hold", c.Warnings)
+	}
+}
