@@ -501,7 +501,15 @@ func applyArgument(c *Config, byKey map[string]*Option, arg string) error {
 			return fmt.Errorf("config: %s is given more than once in --out penelopa; give each key once", it.key)
 		}
 		seen[it.key] = true
-		if err := apply(c, o, it.val, "--out penelopa"); err != nil {
+		where := "--out penelopa"
+		if i > 0 && byKey[items[i-1].key].Secret {
+			// password=Xy,batch_size=zz may be the password "Xy,batch_size=zz": hide the value.
+			hidden := *o
+			hidden.Secret = true
+			o = &hidden
+			where += ", after " + items[i-1].key + "=, whose value it may be part of"
+		}
+		if err := apply(c, o, it.val, where); err != nil {
 			return err
 		}
 	}
