@@ -84,6 +84,9 @@ func New(p Params) (*Output, error) {
 		stderr = io.Discard
 	}
 	log := logs.New(stderr, cfg.LogLevel)
+	for _, w := range cfg.Warnings {
+		log.Warnf("%s", w)
+	}
 	ttl := 0
 	if cfg.SeriesTTL > 0 {
 		ttl = int((cfg.SeriesTTL + cfg.PushInterval - 1) / cfg.PushInterval)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -441,5 +442,20 @@ func testRequestTemplates(t *testing.T, proto int) {
 		if patched := o.patched > before; patched != f.patched {
 			t.Fatalf("%s: patched %v, want %v", f.name, patched, f.patched)
 		}
+	}
+}
+
+// TestUnknownEnvWarned: a PENELOPA_* variable that is no setting is named at startup, with the
+// setting it was probably meant to be.
+func TestUnknownEnvWarned(t *testing.T) {
+	t.Setenv("PENELOPA_URL", "https://prod.example/api/v1/write")
+	var log bytes.Buffer
+	o, err := New(Params{Env: os.LookupEnv, Hostname: "h", Stderr: &log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Stop(context.Background())
+	if !strings.Contains(log.String(), "PENELOPA_URL") || !strings.Contains(log.String(), "PENELOPA_METRICS_URL") {
+		t.Errorf("no warning naming PENELOPA_URL and PENELOPA_METRICS_URL:\n%s", log.String())
 	}
 }
