@@ -68,6 +68,11 @@ type Output struct {
 	// flushOnce starts the flush loop in Run, or, when Stop comes first (k6 never started),
 	// closes flushDone in its place, so Stop never waits for a loop that will not run.
 	flushOnce sync.Once
+	// negDone is closed when the 2.0 negotiation Run started has returned (and logged), so
+	// Stop's summary is the last line; nil without one.
+	negDone  chan struct{}
+	stopOnce sync.Once
+	res      Result // Stop's, for later calls
 }
 
 // New validates the configuration from p and assembles the pipeline; nothing is sent until Run.
@@ -171,10 +176,18 @@ func (o *Output) Run(ctx context.Context, stream io.Reader) error {
 	if o.cfg.NativeHistograms && looksLikeVictoriaMetrics(o.cfg.URL) {
 		o.log.Warnf("trend_as_native_histogram is on and %s looks like VictoriaMetrics, which (as of 1.79) acknowledges native histograms but discards them: trends would be lost without an error; use trend stats there", sender.RedactURL(o.cfg.URL))
 	}
-	if o.cfg.Protocol == sender.ProtoV2 {
-		go o.negotiate(ctx)
+	started := false
+	o.flushOnce.Do(func() {
+		started = true
+		if o.cfg.Protocol == sender.ProtoV2 {
+			o.negDone = make(chan struct{})
+			go o.negotiate(ctx)
+		}
+		go o.flushLoop()
+	})
+	if !started {
+		return nil // Stop came first, or Run is called twice: nothing to read for
 	}
-	o.flushOnce.Do(func() { go o.flushLoop() })
 	if err := o.rd.Run(ctx, stream); err != nil && !errors.Is(err, context.Canceled) {
 		return fmt.Errorf("reading k6's stream: %w", err)
 	}
@@ -184,6 +197,7 @@ func (o *Output) Run(ctx context.Context, stream io.Reader) error {
 // negotiate asks the receiver for remote write 2.0 while k6 starts; until it answers, flushes
 // go out in 1.0, so nothing is sent to a receiver that would drop it.
 func (o *Output) negotiate(ctx context.Context) {
+	defer close(o.negDone)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() {
@@ -559,8 +573,15 @@ func (o *Output) encodeV2Interned(samples []series.Sample, ts int64) int {
 }
 
 // Stop makes the final flush (with staleness markers), drains the queue until ctx is done or
-// the stop timeout passes, and reports what happened to every sample.
+// the stop timeout passes, and reports what happened to every sample; later calls return the
+// first call's result.
 func (o *Output) Stop(ctx context.Context) Result {
+	o.stopOnce.Do(func() { o.res = o.stop(ctx) })
+	return o.res
+}
+
+// stop is Stop's work, done once.
+func (o *Output) stop(ctx context.Context) Result {
 	close(o.stopFlush)
 	o.flushOnce.Do(func() { close(o.flushDone) })
 	<-o.flushDone
@@ -572,7 +593,10 @@ func (o *Output) Stop(ctx context.Context) Result {
 		ctx, cancel = context.WithTimeout(ctx, o.cfg.StopTimeout)
 		defer cancel()
 	}
-	o.snd.Close(ctx)
+	o.snd.Close(ctx) // returns after a running negotiation's Negotiate has
+	if o.negDone != nil {
+		<-o.negDone
+	}
 	return o.result()
 }
 

@@ -73,6 +73,9 @@ func TestStopWithoutRun(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Stop without Run did not return within 5 s")
 	}
+	if again := o.Stop(context.Background()); again.Summary == "" {
+		t.Error("a second Stop returned no result")
+	}
 }
 
 func TestLooksLikeVictoriaMetrics(t *testing.T) {

@@ -1,6 +1,7 @@
 package sender
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/url"
@@ -19,6 +20,20 @@ type conns struct {
 	open    map[*trackedConn]struct{}
 	aborted bool
 	proxy   fasthttp.DialFunc // nil: dial directly
+	// ctx ends at abort: dials in progress (a connect to a host that drops packets, a proxy
+	// that never answers CONNECT) end at once instead of at their timeout.
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+// cutCtx returns the context abort cancels.
+func (s *conns) cutCtx() context.Context {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ctx == nil {
+		s.ctx, s.cancel = context.WithCancel(context.Background())
+	}
+	return s.ctx
 }
 
 // proxyDialer returns a dialer through the proxy the environment names for this endpoint, or
@@ -64,12 +79,19 @@ func (c *trackedConn) Close() error {
 // dial is a fasthttp DialFuncWithTimeout that records every connection it opens. It goes
 // through the environment's proxy (HTTP_PROXY, HTTPS_PROXY, NO_PROXY) when one applies.
 func (s *conns) dial(addr string, timeout time.Duration) (net.Conn, error) {
+	cut := s.cutCtx()
+	if cut.Err() != nil {
+		return nil, net.ErrClosed
+	}
 	var c net.Conn
 	var err error
 	if s.proxy != nil {
-		c, err = s.proxy(addr)
+		c, err = s.dialProxy(addr, cut)
 	} else {
-		c, err = fasthttp.DialDualStackTimeout(addr, timeout)
+		ctx, cancel := context.WithTimeout(cut, timeout)
+		var d net.Dialer // both address families, as fasthttp's dual-stack dial
+		c, err = d.DialContext(ctx, "tcp", addr)
+		cancel()
 	}
 	if err != nil {
 		return nil, err
@@ -88,8 +110,35 @@ func (s *conns) dial(addr string, timeout time.Duration) (net.Conn, error) {
 	return tc, nil
 }
 
-// abort closes every open connection and refuses new ones.
+// dialProxy dials addr through the proxy, giving up at once when cut ends; a connection the
+// proxy hands over after that is closed when it comes.
+func (s *conns) dialProxy(addr string, cut context.Context) (net.Conn, error) {
+	type result struct {
+		c   net.Conn
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		c, err := s.proxy(addr)
+		ch <- result{c, err}
+	}()
+	select {
+	case r := <-ch:
+		return r.c, r.err
+	case <-cut.Done():
+		go func() {
+			if r := <-ch; r.c != nil {
+				_ = r.c.Close()
+			}
+		}()
+		return nil, net.ErrClosed
+	}
+}
+
+// abort closes every open connection, ends dials in progress and refuses new ones.
 func (s *conns) abort() {
+	s.cutCtx()
+	s.cancel()
 	s.mu.Lock()
 	s.aborted = true
 	open := s.open

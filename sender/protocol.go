@@ -87,6 +87,14 @@ func (s *Sender) Negotiate(ctx context.Context) (int, error) {
 	case stateV2:
 		return ProtoV2, nil
 	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return s.Protocol(), errors.New("remote write 2.0 negotiation: sender closed")
+	}
+	s.probes.Add(1) // before Close's Wait: Close sets closed under mu before it waits
+	s.mu.Unlock()
+	defer s.probes.Done()
 	body := probeBody()
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()

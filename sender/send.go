@@ -28,6 +28,10 @@ const maxRetryAfter = 24 * 60 * 60
 // maxErrBody bounds how much of a receiver's error answer is logged.
 const maxErrBody = 256
 
+// maxResponseBody bounds the answer the client reads (remote-write answers are empty or a
+// line of text); a larger one fails the attempt like a network error.
+const maxResponseBody = 1 << 20
+
 const (
 	headerContentEncoding = "Content-Encoding"
 	headerRWVersion       = "X-Prometheus-Remote-Write-Version"
@@ -38,11 +42,11 @@ const (
 // counts the outcome and returns the buffer to the pool. timer belongs to the calling worker.
 func (s *Sender) deliver(it item, timer *time.Timer) {
 	start := time.Now()
-	if it.proto == ProtoV2 && s.proto.Load() == stateFallback {
-		s.dropProtocol(it) // the receiver is known to discard it: do not send
-		return
-	}
 	for attempt := 1; ; attempt++ {
+		if it.proto == ProtoV2 && s.proto.Load() == stateFallback {
+			s.dropProtocol(it) // the receiver is known to discard it (maybe since the last attempt): do not send
+			return
+		}
 		if s.isAborted() {
 			s.drop(it, reasonShutdown)
 			return

@@ -62,7 +62,8 @@ type Sender struct {
 	workers  sync.WaitGroup
 	done     chan struct{}
 	closeMu  sync.Mutex
-	deadline atomic.Int64 // Close's ctx deadline in unix ns, 0 if none: caps attempts
+	deadline atomic.Int64   // Close's ctx deadline in unix ns, 0 if none: caps attempts
+	probes   sync.WaitGroup // Negotiate calls running: Close waits for them
 
 	conns  conns
 	limits [numKinds]limiter
@@ -148,10 +149,14 @@ func New(cfg Config) (*Sender, error) {
 		s.logLine(logs.Info, "remote write goes through proxy %s", RedactURL(proxyURL.String()))
 	}
 	s.client = &fasthttp.HostClient{
-		Addr:                  ep.addr,
-		Name:                  cfg.UserAgent,
-		IsTLS:                 ep.isTLS,
-		MaxConns:              cfg.Concurrency,
+		Addr:  ep.addr,
+		Name:  cfg.UserAgent,
+		IsTLS: ep.isTLS,
+		// One connection per worker and one for Negotiate's probe, which runs beside them:
+		// with no free connection fasthttp fails a request at once (ErrNoFreeConns), unsent.
+		MaxConns: cfg.Concurrency + 1,
+		// A receiver's error page is logged in part; a huge one must not sit in memory whole.
+		MaxResponseBodySize:   maxResponseBody,
 		SecureErrorLogMessage: true,
 		DialTimeout:           s.conns.dial,
 		// A POST is not idempotent for fasthttp; our own retry loop decides.
@@ -354,7 +359,9 @@ func (s *Sender) work() {
 
 // Close stops accepting bodies and drains the queue and in-flight requests until ctx is done;
 // then retries stop, attempts are cut at ctx's deadline, and what is left is dropped with
-// reason shutdown. It returns once every body is accounted for; later calls return at once.
+// reason shutdown. It returns once every body is accounted for and a running Negotiate has
+// returned (its probe is cut once the queue is drained: its answer no longer matters). Later
+// calls wait for the first to finish.
 func (s *Sender) Close(ctx context.Context) {
 	s.closeMu.Lock()
 	defer s.closeMu.Unlock()
@@ -382,7 +389,11 @@ func (s *Sender) Close(ctx context.Context) {
 		s.conns.abort() // fails requests in flight at once
 		<-s.done
 	}
-	// Workers are gone: whatever is still queued will never be sent.
+	// Workers are gone; a probe still waiting for its answer is cut rather than left running
+	// past Close (closing the connections also fails any dial still in progress).
+	s.conns.abort()
+	s.probes.Wait()
+	// Whatever is still queued will never be sent.
 	s.mu.Lock()
 	left, samples := s.n, 0
 	for s.n > 0 {
