@@ -116,7 +116,8 @@ func (r *Replay) Run(ctx context.Context, stream io.Reader) error {
 		}
 		return fmt.Errorf("replay: %w", err)
 	}
-	if st := r.o.rd.Stats(); st.Points == 0 && st.Malformed > 0 {
+	if st := r.o.rd.Stats(); st.Points == 0 {
+		// Empty, blank, or declarations only: nothing was replayed, which the user must hear.
 		return fmt.Errorf("replay: none of the %d lines read is a k6 metric point; expected the output of `k6 run --out json=FILE`", st.Lines)
 	}
 	return nil

@@ -495,7 +495,8 @@ func TestReplayBadInput(t *testing.T) {
 		wantErr string
 		sent    bool // what was read before the error is still sent
 	}{
-		{"empty", strings.NewReader(""), "", false},
+		{"empty", strings.NewReader(""), "none of the 0 lines", false},
+		{"declarations only", strings.NewReader(`{"type":"Metric","data":{"name":"x","type":"counter","contains":"default"},"metric":"x"}` + "\n"), "none of the 1 lines", false},
 		{"not k6 json", strings.NewReader("time,metric,value\n1,2,3\n"), "none of the 2 lines", false},
 		{"gzip magic, bad header", bytes.NewReader([]byte{0x1f, 0x8b, 0, 0, 0}), "not readable gzip", false},
 		{"truncated gzip", bytes.NewReader(zipped[:len(zipped)/2]), "unexpected EOF", true},

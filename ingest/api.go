@@ -106,8 +106,8 @@ func (r *Reader) Run(ctx context.Context, src io.Reader) error {
 			return fmt.Errorf("ingest: read k6 stream: %w", rerr)
 		}
 		if filled == len(buf) { // a line longer than the buffer
-			if len(buf) < r.maxLine {
-				nb := make([]byte, min(2*len(buf), r.maxLine))
+			if len(buf) < r.maxLine+1 { // room for maxLine bytes and their newline
+				nb := make([]byte, min(2*len(buf), r.maxLine+1))
 				copy(nb, buf)
 				buf = nb
 			} else {

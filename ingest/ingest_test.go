@@ -193,6 +193,7 @@ func TestLinesAndBuffers(t *testing.T) {
 		{"crlf and blank lines", declarations + "\r\n\n" + point("my_counter", "1", `{}`) + "\r\n\n", maxLineSize, Stats{Lines: 5, Points: 1, Malformed: 0}, 1},
 		{"line grows the buffer", declarations + long + "\n" + point("my_counter", "1", `{}`) + "\n", maxLineSize, Stats{Lines: 6, Points: 2, Malformed: 0}, 1},
 		{"line over the limit", declarations + long + "\n" + point("my_counter", "1", `{}`) + "\n", 1024, Stats{Lines: 6, Points: 1, Malformed: 1}, 1},
+		{"line at the limit", declarations + long + "\n" + point("my_counter", "1", `{}`) + "\n", len(long), Stats{Lines: 6, Points: 2, Malformed: 0}, 1},
 		{"unterminated line over the limit", declarations + point("my_counter", "1", `{}`) + "\n" + long, 1024, Stats{Lines: 6, Points: 1, Malformed: 1}, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
