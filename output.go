@@ -58,8 +58,15 @@ type Output struct {
 	layoutSince uint64
 	patched     uint64 // requests sent as a patched template (reuse_requests)
 	lastTS      int64
-	flushes     uint64
-	overruns    uint64
+	// startTS is the timestamp of the 0 sent before a cumulative series' first value in the
+	// flush under way (series.Sample.Start): a millisecond before the flush's own, or -1 when
+	// that is not after the previous flush's (which may hold the series' old staleness marker).
+	startTS int64
+	// zeros counts the 0 samples the request being encoded carries besides its series' values.
+	zeros    int
+	two      [2]encoder.Sample // scratch: a starting series' 0 and its value
+	flushes  uint64
+	overruns uint64
 	// seriesAtEnd is the number of live series at the final flush, for the summary.
 	seriesAtEnd int
 	started     time.Time
@@ -242,7 +249,12 @@ func (o *Output) flush(now time.Time, final bool) {
 	}
 	// The table hands its samples over in batches as it goes, so a flush holds one batch, not
 	// every live series' sample at once.
+	prev := o.lastTS
 	o.sink = flushSink{o: o, ts: o.nextTimestamp(now), proto: proto, withMeta: true, templates: o.cfg.ReuseRequests}
+	o.startTS = -1
+	if o.sink.ts-1 > prev {
+		o.startTS = o.sink.ts - 1
+	}
 	o.batch = o.tbl.SnapshotTo(now, o.batch, &o.sink)
 	o.flushes++
 	if o.self != nil {
@@ -330,7 +342,7 @@ func (o *Output) send(samples []series.Sample, s *flushSink) {
 			body.B = nil
 		}
 		body.B = append(body.B[:0], comp...)
-		o.snd.EnqueueProto(body, n, s.proto)
+		o.snd.EnqueueProto(body, n+o.zeros, s.proto) // the zeros are samples on the wire too
 		samples = samples[n:]
 		s.n += n
 		s.req++
@@ -378,6 +390,7 @@ type requestKey struct {
 // template when the table's series held still since the last flush, as they will likely do
 // again).
 func (o *Output) request(samples []series.Sample, s *flushSink, withMeta bool) (int, []byte) {
+	o.zeros = 0 // a patched template carries none (its flush started no series)
 	key := requestKey{proto: s.proto}
 	if s.proto == sender.ProtoV2 {
 		if key.syms = samples[0].V2.Symbols; key.syms != nil {
@@ -449,12 +462,16 @@ func (o *Output) encodeV1(samples []series.Sample, ts int64, withMeta bool) int 
 		}
 	}
 	n := 0
+	o.zeros = 0
 	for n < len(samples) && n < o.cfg.BatchSize {
 		s := &samples[n]
 		before := len(raw)
-		if s.Hist != nil {
+		switch {
+		case s.Hist != nil:
 			raw = encoder.AppendHistogramSeries(raw, &s.Labels, s.Hist, ts)
-		} else {
+		case o.starts(s, ts):
+			raw = encoder.AppendSamplesSeries(raw, &s.Labels, o.two[:])
+		default:
 			raw = encoder.AppendTimeSeries(raw, &s.Labels, s.Value, ts)
 		}
 		var ok bool
@@ -470,16 +487,30 @@ func (o *Output) encodeV1(samples []series.Sample, ts int64, withMeta bool) int 
 	return n
 }
 
+// starts reports whether float sample s starts its series in this flush and gets a 0 before
+// its value; then o.two holds both and o.zeros counts the 0.
+func (o *Output) starts(s *series.Sample, ts int64) bool {
+	if !s.Start || o.startTS < 0 {
+		return false
+	}
+	o.two = [2]encoder.Sample{{Value: 0, Timestamp: o.startTS}, {Value: s.Value, Timestamp: ts}}
+	o.zeros++
+	return true
+}
+
 // keep decides on series s, the request's n-th, just appended to raw after its first before
 // bytes: it takes it back (ok false: the next request's first series) when it pushed a request
 // of more than one series past maxBodyBytes, and otherwise notes a histogram in hists or, with
 // reuse_requests, where its value and timestamp bytes are.
 func (o *Output) keep(raw []byte, before, n int, s *series.Sample, ts int64, hists *bool) (out []byte, ok bool) {
 	if n > 0 && len(raw) > maxBodyBytes {
+		if s.Start && o.startTS >= 0 && s.Hist == nil {
+			o.zeros-- // taken back with its series
+		}
 		return raw[:before], false
 	}
-	if s.Hist != nil {
-		*hists = true
+	if s.Hist != nil || s.Start {
+		*hists = true // no template: a flush whose series start does not repeat
 	} else if o.cfg.ReuseRequests {
 		o.sampleAt = append(o.sampleAt, encoder.SampleBytesAt(len(raw), s.Value, ts))
 	}
@@ -512,13 +543,17 @@ func (o *Output) encodeV2(samples []series.Sample, ts int64) int {
 	o.sampleAt = o.sampleAt[:0]
 	hists := false
 	n := 0
+	o.zeros = 0
 	for n < len(samples) && n < o.cfg.BatchSize && samples[n].V2.Symbols == syms {
 		s := &samples[n]
 		refs := s.V2.Refs()
 		before := len(raw)
-		if s.Hist != nil {
+		switch {
+		case s.Hist != nil:
 			raw = encoder.AppendHistogramSeriesRefs2(raw, &refs, s.V2.Meta(), s.Hist, ts)
-		} else {
+		case o.starts(s, ts):
+			raw = encoder.AppendSamplesSeriesRefs2(raw, &refs, s.V2.Meta(), o.two[:])
+		default:
 			// A series ends with its sample, as in 1.0, and a 2.0 Sample is laid out as 1.0's.
 			raw = encoder.AppendTimeSeriesRefs2(raw, &refs, s.V2.Meta(), s.Value, ts)
 		}
@@ -544,6 +579,7 @@ func (o *Output) encodeV2Interned(samples []series.Sample, ts int64) int {
 	scratch := o.scratch[:0]
 	group := samples[0].V2.Symbols
 	n := 0
+	o.zeros = 0
 	for n < len(samples) && n < o.cfg.BatchSize && samples[n].V2.Symbols == group {
 		s := &samples[n]
 		refs, err := o.syms.AppendLabelRefs(o.refs[:0], &s.Labels)
@@ -556,9 +592,12 @@ func (o *Output) encodeV2Interned(samples []series.Sample, ts int64) int {
 		if s.Meta != nil {
 			md = encoder.Metadata2{Type: s.Meta.V2Type(), HelpRef: o.syms.Ref(s.Meta.Help), UnitRef: o.syms.Ref(s.Meta.Unit)}
 		}
-		if s.Hist != nil {
+		switch {
+		case s.Hist != nil:
 			scratch = encoder.AppendHistogramSeries2(scratch, refs, md, s.Hist, ts)
-		} else {
+		case o.starts(s, ts):
+			scratch = encoder.AppendSamplesSeries2(scratch, refs, md, o.two[:])
+		default:
 			scratch = encoder.AppendTimeSeries2(scratch, refs, md, s.Value, ts)
 		}
 		n++

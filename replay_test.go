@@ -350,6 +350,10 @@ func TestReplayStreamClock(t *testing.T) {
 						wantStamps = append(wantStamps, b)
 					}
 				}
+				if sr.metric == "reqs" && len(wantStamps) > 0 {
+					// A counter's first flush is preceded by its 0, a millisecond before.
+					wantStamps = append([]int64{wantStamps[0] - 1}, wantStamps...)
+				}
 				wantStamps = append(wantStamps, end, end+1)
 				if fmt.Sprint(stamps) != fmt.Sprint(wantStamps) {
 					t.Errorf("%s stamped\n %v\nwant\n %v", sr.key, stamps, wantStamps)
@@ -426,10 +430,11 @@ func TestReplayGap(t *testing.T) {
 		}
 		stamps = append(stamps, fmt.Sprintf("+%d=%s", s.ts-start, v))
 	}
-	// Flushes at +1 s .. +3 s hold the series (2 points by +1 s); the one at +4 s finds it idle
-	// for its TTL and marks it stale; the rest of the hour is skipped; the point at +1 h starts
-	// the series again, flushed finally at +1 h and marked stale 1 ms later.
-	want := "[+1000=2 +2000=2 +3000=2 +4000=stale +3600000=1 +3600001=stale]"
+	// Flushes at +1 s .. +3 s hold the series (2 points by +1 s), its 0 a millisecond before
+	// the first; the one at +4 s finds it idle for its TTL and marks it stale; the rest of the
+	// hour is skipped; the point at +1 h starts the series again from 0 (sent just before, so
+	// increase() counts its 1), flushed finally at +1 h and marked stale 1 ms later.
+	want := "[+999=0 +1000=2 +2000=2 +3000=2 +4000=stale +3599999=0 +3600000=1 +3600001=stale]"
 	if fmt.Sprint(stamps) != want {
 		t.Errorf("samples\n %v\nwant\n %s\n%s", stamps, want, out.logs)
 	}
@@ -459,7 +464,7 @@ func TestReplayBackPressure(t *testing.T) {
 	totals := map[int64]float64{} // flush stamp -> sum of the counters
 	last := int64(0)
 	for _, s := range rr.received() {
-		if math.Float64bits(s.value) != encoder.StaleNaN {
+		if math.Float64bits(s.value) != encoder.StaleNaN && s.value != 0 { // not a counter's starting 0
 			totals[s.ts] += s.value
 			last = max(last, s.ts)
 		}

@@ -176,6 +176,12 @@ type Sample struct {
 	// V2 is Labels as refs into the symbol table of the series' group, with Options.SymbolGroup;
 	// valid as long as Labels.
 	V2 V2Labels
+
+	// Start marks a cumulative output (a counter's total, a rate's passes and samples) in the
+	// first flush of its series: new, or back after eviction, counting again from 0. A receiver
+	// sees a reset only where a value goes down, so the output sends a 0 just before it
+	// (as Prometheus' created-timestamp zero does) for rate() and increase() to count from 0.
+	Start bool
 }
 
 // Sink takes a flush's samples batch by batch (SnapshotTo, FinalTo), so a flush of many
@@ -404,6 +410,10 @@ type Table struct {
 	flushMu sync.Mutex // serialises Snapshot and Final: guards the fields below
 
 	gen uint64 // generations (Snapshots) so far
+
+	// fresh lists, sorted, the slots swap took in for the first time (new series, or back
+	// after eviction) for the flush under way: their cumulative outputs start (Sample.Start).
+	fresh []int32
 
 	// layoutChanged records that this flush evicted a series, so the next one differs in its
 	// series; sameLayout is what swap found for the flush under way (SameLayout).

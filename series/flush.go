@@ -2,6 +2,7 @@ package series
 
 import (
 	"math"
+	"slices"
 	"time"
 
 	"xk6-output-penelopa/encoder"
@@ -42,6 +43,7 @@ func (t *Table) snapshot(dst []Sample, sink Sink) []Sample {
 	defer t.flushMu.Unlock()
 	dir, n, epoch := t.swap()
 	group := -1
+	fresh := t.fresh // sorted: walked along with i
 	for i := range n {
 		if t.groupOuts > 0 && i&(groupUnit-1) == 0 {
 			dst, group = t.startGroup(dst, i, group, sink)
@@ -50,13 +52,17 @@ func (t *Table) snapshot(dst []Sample, sink Sink) []Sample {
 		if !e.listed {
 			continue
 		}
+		isFresh := len(fresh) > 0 && fresh[0] == i
+		if isFresh {
+			fresh = fresh[1:]
+		}
 		m := t.fmlist[e.metric]
 		dst = emit(dst, len(m.outNames), sink)
 		from := len(dst)
 		if t.ttl > 0 && uint64(uint32(t.gen)-e.lastGen) >= t.ttl && t.evict(dir, i, epoch) {
 			dst = appendStale(dst, e, m)
 		} else {
-			dst = t.appendValues(dst, e, m)
+			dst = t.appendValues(dst, e, m, isFresh)
 		}
 		dst = t.withRefs(dst, from, i, e, m)
 	}
@@ -130,10 +136,12 @@ func (t *Table) swap() ([]*chunk, int32, uint64) {
 	t.mu.Unlock()
 
 	same := t.gen > 0 && !t.layoutChanged
+	t.fresh = t.fresh[:0]
 	for _, i := range ended {
 		e := slotAt(dir, i)
 		if !e.listed {
 			same = false // a new series
+			t.fresh = append(t.fresh, i)
 			if t.groupOuts > 0 {
 				t.assignRefs(i, e)
 			}
@@ -143,6 +151,7 @@ func (t *Table) swap() ([]*chunk, int32, uint64) {
 	if t.groupOuts > 0 {
 		t.compactGroups(dir, n)
 	}
+	slices.Sort(t.fresh)
 	t.layoutChanged = false
 	t.sameLayout.Store(same)
 	return dir, n, epoch
@@ -203,16 +212,18 @@ func labelsOf(e *entry, m *metric, j int) encoder.Labels {
 }
 
 // appendValues appends the current value of each output series of e, whose metric is m.
-func (t *Table) appendValues(dst []Sample, e *entry, m *metric) []Sample {
+func (t *Table) appendValues(dst []Sample, e *entry, m *metric, fresh bool) []Sample {
 	switch m.kind {
-	case Counter, Gauge:
+	case Counter:
+		return append(dst, Sample{Labels: labelsOf(e, m, 0), Value: e.f[4], Meta: &m.metas[0], Start: fresh})
+	case Gauge:
 		return append(dst, Sample{Labels: labelsOf(e, m, 0), Value: e.f[4], Meta: &m.metas[0]})
 	case Rate:
 		passes, total := e.f[4], e.f[5]
 		return append(dst,
 			Sample{Labels: labelsOf(e, m, 0), Value: passes / total, Meta: &m.metas[0]},
-			Sample{Labels: labelsOf(e, m, 1), Value: passes, Meta: &m.metas[1]},
-			Sample{Labels: labelsOf(e, m, 2), Value: total, Meta: &m.metas[2]})
+			Sample{Labels: labelsOf(e, m, 1), Value: passes, Meta: &m.metas[1], Start: fresh},
+			Sample{Labels: labelsOf(e, m, 2), Value: total, Meta: &m.metas[2], Start: fresh})
 	}
 	if t.native {
 		return append(dst, Sample{Labels: labelsOf(e, m, 0), Hist: trendAt(t.ftrends, e).native, Meta: &m.metas[0]})

@@ -148,7 +148,7 @@ func TestEvictSparesAPointAfterTheSwap(t *testing.T) {
 	var got []Sample
 	for i := range n {
 		if e := slotAt(dir, i); e.listed && !tbl.evict(dir, i, epoch) {
-			got = tbl.appendValues(got, e, tbl.fmlist[e.metric])
+			got = tbl.appendValues(got, e, tbl.fmlist[e.metric], false)
 		}
 	}
 	tbl.gen++
@@ -239,4 +239,52 @@ func TestSameLayout(t *testing.T) {
 			t.Fatalf("%s: %d samples, want %d", st.name, len(samples), st.count)
 		}
 	}
+}
+
+// TestStart: a cumulative output (counter total, rate passes and samples) is marked Start in
+// the first flush of its series and again when the series comes back after eviction; gauges,
+// a rate's ratio and later flushes never are.
+func TestStart(t *testing.T) {
+	tbl, err := NewTable(Options{TTL: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	declare(t, tbl, "c", Counter, Default)
+	declare(t, tbl, "g", Gauge, Default)
+	declare(t, tbl, "r", Rate, Default)
+	starts := func() map[string]bool {
+		got := map[string]bool{}
+		for _, s := range tbl.Snapshot(nil, time.Time{}) {
+			if math.Float64bits(s.Value) != encoder.StaleNaN {
+				got[string(s.Labels.Name)[2:]] = s.Start
+			}
+		}
+		return got
+	}
+	touch := func() {
+		put(t, tbl, "c", 1, "id", "a")
+		put(t, tbl, "g", 1, "id", "a")
+		put(t, tbl, "r", 1, "id", "a")
+	}
+	want := func(step string, got map[string]bool, start bool) {
+		t.Helper()
+		if len(got) != 5 {
+			t.Fatalf("%s: %d output series, want 5: %v", step, len(got), got)
+		}
+		for name, s := range got {
+			cumulative := strings.HasSuffix(name, "_total")
+			if s != (start && cumulative) {
+				t.Errorf("%s: %s Start %v, want %v", step, name, s, start && cumulative)
+			}
+		}
+	}
+	touch()
+	want("first flush", starts(), true)
+	touch()
+	want("second flush", starts(), false)
+	if got := starts(); len(got) != 0 { // idle for the TTL: staleness markers only
+		t.Fatalf("eviction flush: values %v", got)
+	}
+	touch()
+	want("back after eviction", starts(), true)
 }

@@ -141,7 +141,7 @@ func TestReplayCommand(t *testing.T) {
 		return r
 	}
 	okOut := "penelopa=url=" + ok.URL + "/api/v1/write,push_interval=5s"
-	const delivered = "penelopa: 3 samples delivered" // 5 s flush + final flush, 1 series; staleness marker
+	const delivered = "penelopa: 4 samples delivered" // 5 s flush (with the counter's starting 0) + final flush, 1 series; staleness marker
 	tests := []struct {
 		name     string
 		args     []string
