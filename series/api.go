@@ -8,6 +8,8 @@
 // trend is instead one native-histogram series, named like k6's own native-histogram output:
 // k6_<name>_seconds (contains=time, values in seconds), k6_<name>_bytes (contains=data),
 // k6_<name> otherwise (see native.go). Metadata lists every family with its type, unit and help.
+// No two metrics share an output name (a Counter foo and a Gauge foo_total would): Declare
+// refuses the later one (ErrNameConflict), whose points then count as malformed.
 //
 // Labels: every stream tag becomes a label named by SanitizeName, value verbatim; empty values
 // are dropped, and so are tags listed in Options.DropLabels (series that differed only by them
@@ -158,6 +160,16 @@ func ParseContains(s string) (Contains, error) {
 // ErrUndeclared is returned by Insert for a point whose metric was never declared, so ingest
 // can count it as malformed.
 var ErrUndeclared = errors.New("metric not declared")
+
+// ErrNameConflict is returned by Declare for a metric one of whose output series names is
+// already another declared metric's (k6 accepts a Counter foo next to a Gauge foo_total, both
+// k6_foo_total, or metrics a.b and a_b): Prometheus would keep only one of two series of the
+// same name and labels, so the first declared keeps the name and the other stays undeclared,
+// its points malformed. Conflicts lists the refusals.
+var ErrNameConflict = errors.New("output series name taken by another metric")
+
+// maxConflicts is how many refusals for ErrNameConflict Conflicts lists; it counts them all.
+const maxConflicts = 16
 
 // Tag is one stream tag of a new series, as raw (unescaped) bytes valid only during Insert.
 type Tag struct{ Name, Value []byte }
@@ -383,7 +395,8 @@ type Table struct {
 	mu sync.Mutex // ingest's lock: guards every field below up to flushMu
 
 	metaList []Meta              // one per family, in declaration order; append-only
-	families map[string]struct{} // families in metaList
+	owners   map[string]*metric  // output series name (family) -> the metric that has it
+	refused  map[string]struct{} // metrics refused for ErrNameConflict, so each is listed once
 
 	metrics map[string]*metric
 	mlist   []*metric           // every metric, numbered by declaration (entry.metric); append-only
@@ -406,6 +419,13 @@ type Table struct {
 	tagNames map[string]string // raw tag name -> final label name ("" drops the tag)
 	lbls     []lbl
 	scratch  []byte // the label block of the series being inserted
+
+	// conflictMu guards the refusals for ErrNameConflict, so the flush reads them without
+	// ingest's lock: the first maxConflicts messages (append-only, allocated once) and their
+	// total.
+	conflictMu     sync.Mutex
+	conflicts      []string
+	conflictsTotal int
 
 	flushMu sync.Mutex // serialises Snapshot and Final: guards the fields below
 
@@ -468,7 +488,8 @@ func NewTable(opts Options) (*Table, error) {
 		maxBuckets: int32(opts.MaxBuckets),
 		native:     opts.NativeHistograms,
 		histSchema: defaultSchema,
-		families:   make(map[string]struct{}),
+		owners:     make(map[string]*metric),
+		refused:    make(map[string]struct{}),
 		metrics:    make(map[string]*metric),
 		seed:       seed,
 		nameKey:    maphash.String(seed, "metric name"),
@@ -520,7 +541,9 @@ func (t *Table) Unlock() {
 }
 
 // Declare records a k6 metric (its Metric line); a redeclaration with another type or contains
-// is an error and the first declaration stays. The caller holds the lock.
+// is an error and the first declaration stays. A metric one of whose output series names is
+// another declared metric's is refused (ErrNameConflict, listed by Conflicts): the first
+// declared keeps the name. The caller holds the lock.
 func (t *Table) Declare(name string, kind Kind, contains Contains) error {
 	if m, ok := t.metrics[name]; ok {
 		if m.kind != kind || m.contains != contains {
@@ -537,24 +560,56 @@ func (t *Table) Declare(name string, kind Kind, contains Contains) error {
 	m := &metric{name: name, kind: kind, contains: contains, num: uint16(len(t.mlist))}
 	m.outNames, m.metas = t.familiesOf(name, kind, contains)
 	for _, out := range m.outNames {
+		if other := t.owners[out]; other != nil {
+			err := fmt.Errorf("series: k6 %s metric %q refused: it would be sent as %s, like k6 %s metric %q declared before it, and Prometheus keeps only one series of a name and labels; its points count as malformed (rename one of the two metrics): %w",
+				kind, name, out, other.kind, other.name, ErrNameConflict)
+			t.refuse(name, err)
+			return err
+		}
+	}
+	for _, out := range m.outNames {
 		m.nameLabels = append(m.nameLabels, encoder.AppendLabel(nil, "__name__", out))
+		t.owners[out] = m
 	}
 	t.metrics[name] = m
 	t.mlist = append(t.mlist, m)
-	for _, md := range m.metas {
-		if _, dup := t.families[md.Family]; !dup {
-			t.families[md.Family] = struct{}{}
-			t.metaList = append(t.metaList, md)
-		}
-	}
+	t.metaList = append(t.metaList, m.metas...) // all new: no other metric has any of them
 	return nil
+}
+
+// refuse records the refusal err of metric name for ErrNameConflict, once per metric.
+func (t *Table) refuse(name string, err error) {
+	if _, dup := t.refused[name]; dup {
+		return
+	}
+	if len(t.refused) < maxMetrics { // bounded like the metrics; past it a metric may count twice
+		t.refused[name] = struct{}{}
+	}
+	t.conflictMu.Lock()
+	defer t.conflictMu.Unlock()
+	if t.conflicts == nil {
+		t.conflicts = make([]string, 0, maxConflicts) // never grown: lists handed out stay valid
+	}
+	if len(t.conflicts) < maxConflicts {
+		t.conflicts = append(t.conflicts, err.Error())
+	}
+	t.conflictsTotal++
+}
+
+// Conflicts returns the messages of the first metrics Declare refused for ErrNameConflict
+// (at most maxConflicts, in order; the list only grows, so a caller that remembers its length
+// knows which are new) and how many it refused in all. It allocates nothing and is safe for
+// concurrent use; the list returned is never changed.
+func (t *Table) Conflicts() (first []string, total int) {
+	t.conflictMu.Lock()
+	defer t.conflictMu.Unlock()
+	return t.conflicts[:len(t.conflicts):len(t.conflicts)], t.conflictsTotal
 }
 
 // Metadata appends the metadata of every output family of the metrics declared so far, one
 // entry per family, in declaration order, and returns dst. The list only ever grows (a new
 // metric appends its families), so a caller can tell that new families appeared from its
-// length. Two metrics whose names sanitise to the same family share it; the first declared
-// describes it. It copies a cached list: no allocation when dst has room.
+// length. No two metrics share a family (see ErrNameConflict). It copies a cached list: no allocation when dst has room.
 func (t *Table) Metadata(dst []Meta) []Meta {
 	t.mu.Lock()
 	defer t.mu.Unlock()

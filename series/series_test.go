@@ -2,10 +2,13 @@ package series
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"maps"
 	"math"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -779,5 +782,113 @@ func TestHashName(t *testing.T) {
 				t.Fatalf("name of %d bytes: byte %d changed, same hash", n, i)
 			}
 		}
+	}
+}
+
+// TestDeclareNameConflicts checks that a metric whose output series name is already another
+// declared metric's is refused (the first declared wins), that its points count as undeclared,
+// and that the table keeps the refusal for the output to report.
+func TestDeclareNameConflicts(t *testing.T) {
+	type decl struct {
+		name     string
+		kind     Kind
+		contains Contains
+	}
+	for _, tc := range []struct {
+		name          string
+		opts          Options
+		first, second decl
+		family        string // the output series name both would have
+	}{
+		{"counter and gauge _total", Options{}, decl{"foo", Counter, Default}, decl{"foo_total", Gauge, Default}, "k6_foo_total"},
+		{"gauge _total and counter", Options{}, decl{"foo_total", Gauge, Default}, decl{"foo", Counter, Default}, "k6_foo_total"},
+		{"rate and counter _passes", Options{}, decl{"x", Rate, Default}, decl{"x_passes", Counter, Default}, "k6_x_passes_total"},
+		{"counter _samples and rate", Options{}, decl{"x_samples", Counter, Default}, decl{"x", Rate, Default}, "k6_x_samples_total"},
+		{"trend and gauge _p99", Options{}, decl{"lat", Trend, Time}, decl{"lat_p99", Gauge, Default}, "k6_lat_p99"},
+		{"gauge _count and trend", Options{TrendStats: []string{"count"}}, decl{"lat_count", Gauge, Default}, decl{"lat", Trend, Default}, "k6_lat_count"},
+		{"native time trend and gauge _seconds", Options{NativeHistograms: true}, decl{"foo", Trend, Time}, decl{"foo_seconds", Gauge, Default}, "k6_foo_seconds"},
+		{"gauge _bytes and native data trend", Options{NativeHistograms: true}, decl{"foo_bytes", Gauge, Default}, decl{"foo", Trend, Data}, "k6_foo_bytes"},
+		{"names sanitised alike", Options{}, decl{"a.b", Counter, Default}, decl{"a_b", Counter, Default}, "k6_a_b_total"},
+		{"names sanitised alike, other contains", Options{}, decl{"a-b", Gauge, Default}, decl{"a b", Gauge, Time}, "k6_a_b"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tbl := mustTable(t, tc.opts)
+			declare(t, tbl, tc.first.name, tc.first.kind, tc.first.contains)
+			tbl.Lock()
+			refused := tbl.Declare(tc.second.name, tc.second.kind, tc.second.contains)
+			tbl.Unlock()
+			if !errors.Is(refused, ErrNameConflict) {
+				t.Fatalf("second declaration: %v, want ErrNameConflict", refused)
+			}
+			for _, s := range []string{strconv.Quote(tc.first.name), strconv.Quote(tc.second.name), tc.family} {
+				if !strings.Contains(refused.Error(), s) {
+					t.Errorf("error %q does not name %s", refused, s)
+				}
+			}
+			// The first metric keeps its series and metadata; the second has none.
+			put(t, tbl, tc.first.name, 1, "k", "v")
+			tbl.Lock()
+			err := tbl.Insert([]byte(tc.second.name), raw("k", "v"), tagsOf("k", "v"), 5)
+			tbl.Unlock()
+			if !errors.Is(err, ErrUndeclared) {
+				t.Errorf("point of the refused metric: %v, want ErrUndeclared", err)
+			}
+			want, _ := tbl.familiesOf(tc.first.name, tc.first.kind, tc.first.contains)
+			var got []string
+			for _, s := range tbl.Snapshot(nil, time.Now()) {
+				got = append(got, strings.TrimPrefix(decodeBlock(t, s.Labels)[0], "__name__="))
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("series %q, want the first metric's %q", got, want)
+			}
+			var metas []string
+			for _, md := range tbl.Metadata(nil) {
+				metas = append(metas, md.Family)
+			}
+			if !slices.Equal(metas, want) {
+				t.Errorf("metadata %q, want the first metric's %q", metas, want)
+			}
+			if msgs, total := tbl.Conflicts(); total != 1 || len(msgs) != 1 || msgs[0] != refused.Error() {
+				t.Errorf("Conflicts() = %q, %d; want the one refusal", msgs, total)
+			}
+			// Declaring it again is refused again, and listed once.
+			tbl.Lock()
+			if err := tbl.Declare(tc.second.name, tc.second.kind, tc.second.contains); !errors.Is(err, ErrNameConflict) {
+				t.Errorf("redeclaration: %v", err)
+			}
+			tbl.Unlock()
+			if msgs, total := tbl.Conflicts(); total != 1 || len(msgs) != 1 {
+				t.Errorf("after a redeclaration Conflicts() = %q, %d; want it once", msgs, total)
+			}
+		})
+	}
+}
+
+// TestConflictsBounded checks that the table lists the first maxConflicts refusals and counts
+// every one, and that a list handed out is never changed by later refusals.
+func TestConflictsBounded(t *testing.T) {
+	tbl := mustTable(t, Options{})
+	tbl.Lock()
+	defer tbl.Unlock()
+	var early []string
+	for i := range maxConflicts + 5 {
+		name := fmt.Sprintf("c%d", i)
+		if err := tbl.Declare(name, Counter, Default); err != nil {
+			t.Fatal(err)
+		}
+		if err := tbl.Declare(name+"_total", Gauge, Default); !errors.Is(err, ErrNameConflict) {
+			t.Fatalf("%s_total: %v", name, err)
+		}
+		if i == 2 {
+			early, _ = tbl.Conflicts()
+			early = slices.Clip(early)
+		}
+	}
+	msgs, total := tbl.Conflicts()
+	if len(msgs) != maxConflicts || total != maxConflicts+5 {
+		t.Errorf("%d listed of %d, want %d of %d", len(msgs), total, maxConflicts, maxConflicts+5)
+	}
+	if len(early) != 3 || !slices.Equal(early, msgs[:3]) {
+		t.Errorf("early list %q changed", early)
 	}
 }
