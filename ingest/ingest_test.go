@@ -9,6 +9,7 @@ import (
 	"maps"
 	"math"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -366,5 +367,83 @@ func TestRunsOfEqualTags(t *testing.T) {
 	}
 	if st := r.Stats(); st.Malformed != 0 || !maps.Equal(got, want) {
 		t.Fatalf("stats %+v\ngot  %v\nwant %v", st, got, want)
+	}
+}
+
+// metricLine returns a Metric line declaring name.
+func metricLine(name, typ, contains string) string {
+	return `{"type":"Metric","data":{"name":"` + name + `","type":"` + typ + `","contains":"` + contains + `","thresholds":[],"submetrics":null},"metric":"` + name + `"}`
+}
+
+// TestNameConflicts checks that of two metrics sent under one Prometheus name, the second
+// declared is refused: its Metric line and its points count as malformed, and the first's
+// values are intact.
+func TestNameConflicts(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		opts          series.Options
+		first, second string // Metric lines
+		firstName     string // the first metric's name
+		secondName    string
+		want          map[string]float64
+	}{
+		{"counter foo, gauge foo_total", series.Options{},
+			metricLine("foo", "counter", "default"), metricLine("foo_total", "gauge", "default"), "foo", "foo_total",
+			map[string]float64{"__name__=k6_foo_total,a=b": 3}},
+		{"gauge foo_total, counter foo", series.Options{},
+			metricLine("foo_total", "gauge", "default"), metricLine("foo", "counter", "default"), "foo_total", "foo",
+			map[string]float64{"__name__=k6_foo_total,a=b": 2}},
+		{"rate x, counter x_passes", series.Options{},
+			metricLine("x", "rate", "default"), metricLine("x_passes", "counter", "default"), "x", "x_passes",
+			map[string]float64{"__name__=k6_x_rate,a=b": 1, "__name__=k6_x_passes_total,a=b": 2, "__name__=k6_x_samples_total,a=b": 2}},
+		{"trend lat, gauge lat_max", series.Options{TrendStats: []string{"max"}},
+			metricLine("lat", "trend", "default"), metricLine("lat_max", "gauge", "default"), "lat", "lat_max",
+			map[string]float64{"__name__=k6_lat_max,a=b": 2}},
+		{"native time trend foo, gauge foo_seconds", series.Options{NativeHistograms: true},
+			metricLine("foo", "trend", "time"), metricLine("foo_seconds", "gauge", "default"), "foo", "foo_seconds",
+			map[string]float64{"__name__=k6_foo_seconds,a=b": 0}}, // a histogram: Value unused
+		{"counters a.b and a_b", series.Options{},
+			metricLine("a.b", "counter", "default"), metricLine("a_b", "counter", "default"), "a.b", "a_b",
+			map[string]float64{"__name__=k6_a_b_total,a=b": 3}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// The first metric's points come before and after the refused one's.
+			input := strings.Join([]string{
+				tc.first,
+				point(tc.firstName, "1", `{"a":"b"}`),
+				tc.second,
+				point(tc.secondName, "40", `{"a":"b"}`),
+				point(tc.secondName, "50", `{"a":"c"}`),
+				point(tc.firstName, "2", `{"a":"b"}`),
+			}, "\n") + "\n"
+			tbl, err := series.NewTable(tc.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := NewReader(tbl)
+			if err := r.Run(context.Background(), strings.NewReader(input)); err != nil {
+				t.Fatal(err)
+			}
+			if st := r.Stats(); st != (Stats{Lines: 6, Points: 2, Malformed: 3}) {
+				t.Errorf("stats %+v, want 6 lines, 2 points, 3 malformed", st)
+			}
+			got := make(map[string]float64)
+			for _, s := range tbl.Snapshot(nil, time.Now()) {
+				if s.Hist != nil {
+					if s.Hist.Count != 2 {
+						t.Errorf("%s: histogram of %d values, want 2", labelString(t, s.Labels), s.Hist.Count)
+					}
+					got[labelString(t, s.Labels)] = 0
+					continue
+				}
+				got[labelString(t, s.Labels)] = s.Value
+			}
+			if !maps.Equal(got, tc.want) {
+				t.Errorf("series %v, want %v", got, tc.want)
+			}
+			if msgs, total := tbl.Conflicts(); total != 1 || len(msgs) != 1 || !strings.Contains(msgs[0], strconv.Quote(tc.secondName)) {
+				t.Errorf("Conflicts() = %q, %d; want the refusal of %q", msgs, total, tc.secondName)
+			}
+		})
 	}
 }
