@@ -63,10 +63,11 @@ type Output struct {
 	// that is not after the previous flush's (which may hold the series' old staleness marker).
 	startTS int64
 	// zeros counts the 0 samples the request being encoded carries besides its series' values.
-	zeros    int
-	two      [2]encoder.Sample // scratch: a starting series' 0 and its value
-	flushes  uint64
-	overruns uint64
+	zeros     int
+	two       [2]encoder.Sample // scratch: a starting series' 0 and its value
+	flushes   uint64
+	conflicts int // metrics the table refused for a name conflict (series.Table.Conflicts), logged so far
+	overruns  uint64
 	// seriesAtEnd is the number of live series at the final flush, for the summary.
 	seriesAtEnd int
 	started     time.Time
@@ -242,6 +243,15 @@ func (o *Output) flushLoop() {
 func (o *Output) flush(now time.Time, final bool) {
 	o.flushMu.Lock()
 	defer o.flushMu.Unlock()
+	if msgs, total := o.tbl.Conflicts(); total > o.conflicts { // each refusal once, the unlisted counted
+		for _, m := range msgs[min(o.conflicts, len(msgs)):] {
+			o.log.Warnf("%s", m)
+		}
+		if more := total - max(o.conflicts, len(msgs)); more > 0 {
+			o.log.Warnf("%d more k6 metrics refused for the same reason, their points counted as malformed", more)
+		}
+		o.conflicts = total
+	}
 	start := time.Now()
 	proto := o.snd.Protocol() // one protocol for the whole flush, staleness markers included
 	if o.batch == nil {
