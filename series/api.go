@@ -15,7 +15,8 @@
 // are dropped, and so are tags listed in Options.DropLabels (series that differed only by them
 // become one series fed by all their tag sets). A tag named like a const label (or __name__)
 // becomes exported_<name>; of several tags sanitising to one name the first in byte order of
-// the original names wins. Labels are sorted by name and encoded once per k6 series, in one
+// the original names keeps it and each other one gets the next of name_2, name_3... that no
+// label of the set has, so series differing in any tag stay apart. Labels are sorted by name and encoded once per k6 series, in one
 // block its output series share; each adds its family's __name__ label, encoded once per
 // family, when the flush hands it out (see entry).
 //
@@ -71,6 +72,7 @@ import (
 	"hash/maphash"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -850,9 +852,14 @@ func (t *Table) buildLabels(tags []Tag) int32 {
 			}
 			return -1
 		}
-		return bytes.Compare(a.orig, b.orig)
+		if c := bytes.Compare(a.orig, b.orig); c != 0 {
+			return c
+		}
+		return bytes.Compare(a.value, b.value) // the same tag twice (not from k6): still one order
 	})
-	t.lbls = slices.CompactFunc(t.lbls, func(a, b lbl) bool { return a.name == b.name })
+	if t.renameAlike() {
+		slices.SortFunc(t.lbls, func(a, b lbl) int { return strings.Compare(a.name, b.name) }) // now unique
+	}
 	t.scratch = t.scratch[:0]
 	split := int32(-1)
 	for _, l := range t.lbls {
@@ -865,6 +872,36 @@ func (t *Table) buildLabels(tags []Tag) int32 {
 		split = int32(len(t.scratch))
 	}
 	return split
+}
+
+// renameAlike gives each label of t.lbls (sorted by buildLabels) that has the name of the one
+// before it a name of its own: name_2, name_3 and so on, skipping names any label has, so that
+// tags sanitising to one name (a-b and a_b, or exported_pod and pod beside a const pod) keep a
+// label each, named the same for the same tags. It reports whether it renamed any; only then
+// does it cost more than one comparison per label.
+func (t *Table) renameAlike() bool {
+	l := t.lbls
+	renamed := false
+	for i := 0; i < len(l); {
+		j := i + 1
+		for j < len(l) && l[j].name == l[i].name {
+			j++
+		}
+		n := 2
+		for k := i + 1; k < j; k++ {
+			for {
+				name := l[i].name + "_" + strconv.Itoa(n)
+				n++
+				if !slices.ContainsFunc(l, func(o lbl) bool { return o.name == name }) {
+					l[k].name = name
+					break
+				}
+			}
+			renamed = true
+		}
+		i = j
+	}
+	return renamed
 }
 
 // findTagset returns the tagset of the label block in t.scratch (h its hash) that linked

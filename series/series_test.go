@@ -224,8 +224,9 @@ func TestLabels(t *testing.T) {
 			`__name__=k6_c_total,my_tag=x"é,pod=p-1,scenario=default,testid=run1`},
 		{[]string{"testid", "mine", "Zeta", "1", "__name__", "n"},
 			`Zeta=1,__name__=k6_c_total,exported___name__=n,exported_testid=mine,pod=p-1,testid=run1`},
-		// two tags sanitising to "a_b": the first in byte order of original names ("a-b" < "a.b") wins
-		{[]string{"a-b", "first", "a.b", "second"}, `__name__=k6_c_total,a_b=first,pod=p-1,testid=run1`},
+		// two tags sanitising to "a_b": the first in byte order of original names ("a-b" < "a.b")
+		// keeps the name, the other gets the next free a_b_<n>
+		{[]string{"a.b", "second", "a-b", "first"}, `__name__=k6_c_total,a_b=first,a_b_2=second,pod=p-1,testid=run1`},
 		{[]string{"1x", "v", "url", "http://a", "vu_id", "7"}, `_1x=v,__name__=k6_c_total,pod=p-1,testid=run1`},
 	} {
 		tbl.Lock()
@@ -890,5 +891,44 @@ func TestConflictsBounded(t *testing.T) {
 	}
 	if len(early) != 3 || !slices.Equal(early, msgs[:3]) {
 		t.Errorf("early list %q changed", early)
+	}
+}
+
+// TestTagNameCollisions checks that tags of one tag set sanitising to the same label name keep
+// a label each, named the same whatever the tags' order, so series differing in one of them
+// stay apart.
+func TestTagNameCollisions(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		consts []Label
+		points [][]string // tag pairs of points of counter c, value 1 each
+		want   map[string]float64
+	}{
+		{"a-b and a_b", nil,
+			[][]string{{"a-b", "1", "a_b", "x"}, {"a-b", "1", "a_b", "y"}, {"a_b", "y", "a-b", "1"}},
+			map[string]float64{"__name__=k6_c_total,a_b=1,a_b_2=x": 1, "__name__=k6_c_total,a_b=1,a_b_2=y": 2}},
+		{"exported_pod and pod", []Label{{"pod", "p-1"}},
+			[][]string{{"exported_pod", "1", "pod", "x"}, {"pod", "y", "exported_pod", "1"}},
+			map[string]float64{"__name__=k6_c_total,exported_pod=1,exported_pod_2=x,pod=p-1": 1, "__name__=k6_c_total,exported_pod=1,exported_pod_2=y,pod=p-1": 1}},
+		{"a renamed label skips names taken", nil,
+			[][]string{{"a_b", "x", "a-b", "1", "a_b_2", "z", "a.b", "w"}},
+			map[string]float64{"__name__=k6_c_total,a_b=1,a_b_2=z,a_b_3=w,a_b_4=x": 1}},
+		{"three alike", nil,
+			[][]string{{"a b", "3", "a.b", "2", "a-b", "1"}},
+			map[string]float64{"__name__=k6_c_total,a_b=3,a_b_2=1,a_b_3=2": 1}},
+		{"alike but one empty", nil,
+			[][]string{{"a-b", "", "a_b", "x"}},
+			map[string]float64{"__name__=k6_c_total,a_b=x": 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tbl := mustTable(t, Options{ConstLabels: tc.consts})
+			declare(t, tbl, "c", Counter, Default)
+			for _, p := range tc.points {
+				put(t, tbl, "c", 1, p...)
+			}
+			if got := snapshotMap(t, tbl.Snapshot(nil, time.Now())); !maps.Equal(got, tc.want) {
+				t.Errorf("series %v, want %v", got, tc.want)
+			}
+		})
 	}
 }
