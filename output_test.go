@@ -462,3 +462,38 @@ func TestUnknownEnvWarned(t *testing.T) {
 		t.Errorf("no warning naming PENELOPA_URL and PENELOPA_METRICS_URL:\n%s", log.String())
 	}
 }
+
+// TestNameConflictWarned: a k6 metric refused because its series name is another's (a gauge
+// foo_total beside a counter foo) is named in one warning, however many flushes follow.
+func TestNameConflictWarned(t *testing.T) {
+	var log bytes.Buffer
+	o, err := New(Params{Argument: "url=http://127.0.0.1:1/api/v1/write,stop_timeout=1ms,max_retries=0", Hostname: "h", Stderr: &log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream := `{"type":"Metric","data":{"name":"foo","type":"counter","contains":"default"},"metric":"foo"}
+{"type":"Metric","data":{"name":"foo_total","type":"gauge","contains":"default"},"metric":"foo_total"}
+{"metric":"foo","type":"Point","data":{"time":"2026-12-02T12:00:00Z","value":1,"tags":{}}}
+{"metric":"foo_total","type":"Point","data":{"time":"2026-12-02T12:00:00Z","value":5,"tags":{}}}
+`
+	if err := o.Run(context.Background(), strings.NewReader(stream)); err != nil {
+		t.Fatal(err)
+	}
+	o.flush(time.Now(), false)
+	res := o.Stop(context.Background())
+	n := 0
+	for _, line := range strings.Split(log.String(), "\n") {
+		if strings.Contains(line, `metric \"foo_total\" refused`) {
+			n++
+			if !strings.Contains(line, "level=warn") {
+				t.Errorf("not a warning: %s", line)
+			}
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d lines tell of foo_total's refusal, want 1:\n%s", n, log.String())
+	}
+	if res.Malformed != 2 {
+		t.Errorf("malformed %d, want 2 (the refused declaration and its point)", res.Malformed)
+	}
+}
