@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"xk6-output-penelopa/e2e/promapi"
 )
 
 // replayShift is how far back TestReplay moves a recorded stream before replaying it: far older
@@ -74,8 +76,10 @@ func TestReplay(t *testing.T) {
 			}
 		}
 		c.equal(ctx, "k6_e2e_queue_depth", last, sum["e2e_queue_depth"]["value"], report)
-		// The first flush is stamped one push interval after the first point: nothing before.
-		c.none(ctx, `{__name__=~"k6_.+",`+c.sel+`}`, "[1h]", first.Add(999*time.Millisecond), "before the first flush", report)
+		// The first flush is stamped one push interval after the first point: nothing before
+		// but the counters' starting zeros, a millisecond before it.
+		c.none(ctx, `{__name__=~"k6_.+",`+c.sel+`}`, "[1h]", first.Add(998*time.Millisecond), "before the first flush", report)
+		c.none(ctx, `last_over_time({__name__=~"k6_.+",`+c.sel+`}[1h]) != 0`, "", first.Add(999*time.Millisecond), "before the first flush but the zeros", report)
 		c.some(ctx, "k6_iterations_total{"+c.sel+"}", "[1h]", first.Add(time.Second), "at the first flush", report)
 		// Every series ends with a staleness marker 1 ms after the last stream time.
 		c.none(ctx, `{__name__=~"k6_.+",`+c.sel+`}`, "", last.Add(2*time.Millisecond), "after the staleness markers", report)
@@ -259,4 +263,58 @@ func shiftStream(t *testing.T, src, dst string, d time.Duration) (first, last ti
 	}
 	t.Logf("replaying %d points from %s to %s", points, first.Format(time.RFC3339Nano), last.Format(time.RFC3339Nano))
 	return first, last
+}
+
+// TestCounterBackAfterTTL replays into Prometheus a counter that sits idle longer than
+// series_ttl and comes back with a value above its old total: evicted, it restarts from 0, and
+// the 0 sent before each life's first value lets increase() count every increment. (Without
+// the zeros Prometheus sees no reset where 100 is followed by 150, and misses the increments
+// before each life's first sample: this test measured 242 of 250.)
+func TestCounterBackAfterTTL(t *testing.T) {
+	out := outputFromEnv(t)
+	out.needsPenelopa(t)
+	var b strings.Builder
+	b.WriteString(`{"type":"Metric","data":{"name":"jobs","type":"counter","contains":"default"},"metric":"jobs"}` + "\n")
+	point := func(at time.Time) {
+		fmt.Fprintf(&b, `{"metric":"jobs","type":"Point","data":{"time":%q,"value":1,"tags":{"group":""}}}`+"\n", at.UTC().Format(time.RFC3339Nano))
+	}
+	start := time.Now().Add(-20 * time.Minute).Truncate(time.Second)
+	for i := range 100 { // 100 in the first 50 s
+		point(start.Add(time.Duration(i) * 500 * time.Millisecond))
+	}
+	// Idle for 10 min, past the 5 min TTL; then 150 within one flush: above its old total.
+	back := start.Add(11 * time.Minute)
+	for i := range 150 {
+		point(back.Add(time.Duration(i) * 10 * time.Millisecond))
+	}
+	file := filepath.Join(t.TempDir(), "back.json")
+	if err := os.WriteFile(file, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(t.TempDir(), "prometheus.yml")
+	if err := os.WriteFile(cfg, []byte("global:\n  evaluation_interval: 1m\nscrape_configs: []\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(t.TempDir(), "data")
+	base := startDaemon(t, "prometheus", func(addr string) []string {
+		return []string{"--config.file=" + cfg, "--storage.tsdb.path=" + data, "--web.listen-address=" + addr,
+			"--web.enable-remote-write-receiver", "--log.level=warn"}
+	}, "/-/ready")
+	res := execute(t, out.bin, []string{"replay", "-o", "penelopa=url=" + base + "/api/v1/write,push_interval=5s,series_ttl=5m,testid=back", file}, []string{"PENELOPA_FAIL_ON_DROP=true"}, time.Minute, "")
+	if res.exitCode != 0 {
+		t.Fatalf("replay: exit code %d\n%s", res.exitCode, res.stderr)
+	}
+	api := promapi.New(base)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	at := back.Add(2 * time.Minute)
+	// The whole range covers both lives of the series; increase() extrapolates a little past
+	// the first and last samples, never below what was counted.
+	samples, err := api.Query(ctx, `sum(increase(k6_jobs_total{testid="back"}[15m]))`, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(samples) != 1 || samples[0].Value < 250 || samples[0].Value > 260 {
+		t.Errorf("increase over both lives = %v, want 250 (100 before the gap, 150 after)", samples)
+	}
 }
