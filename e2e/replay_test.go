@@ -120,15 +120,7 @@ func TestReplayRefusedByPrometheus(t *testing.T) {
 		{"out-of-order window", "storage:\n  tsdb:\n    out_of_order_time_window: 60d\n", 0, []string{"; 0 dropped;"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := filepath.Join(t.TempDir(), "prometheus.yml")
-			if err := os.WriteFile(cfg, []byte("global:\n  evaluation_interval: 1m\nscrape_configs: []\n"+tc.tsdb), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			data := filepath.Join(t.TempDir(), "data")
-			base := startDaemon(t, "prometheus", func(addr string) []string {
-				return []string{"--config.file=" + cfg, "--storage.tsdb.path=" + data, "--web.listen-address=" + addr,
-					"--web.enable-remote-write-receiver", "--log.level=warn"}
-			}, "/-/ready")
+			base := startReplayPrometheus(t, tc.tsdb)
 			env := []string{"PENELOPA_FAIL_ON_DROP=true"}
 			for _, f := range []string{recent, old} {
 				res := execute(t, out.bin, []string{"replay", "-o", "penelopa=" + base + "/api/v1/write", f}, env, time.Minute, "")
@@ -149,6 +141,21 @@ func TestReplayRefusedByPrometheus(t *testing.T) {
 			}
 		})
 	}
+}
+
+// startReplayPrometheus starts a Prometheus with its remote-write receiver and no scrapes, tsdb
+// its storage.tsdb section of prometheus.yml (or ""), and returns its base URL.
+func startReplayPrometheus(t *testing.T, tsdb string) string {
+	t.Helper()
+	cfg := filepath.Join(t.TempDir(), "prometheus.yml")
+	if err := os.WriteFile(cfg, []byte("global:\n  evaluation_interval: 1m\nscrape_configs: []\n"+tsdb), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(t.TempDir(), "data")
+	return startDaemon(t, "prometheus", func(addr string) []string {
+		return []string{"--config.file=" + cfg, "--storage.tsdb.path=" + data, "--web.listen-address=" + addr,
+			"--web.enable-remote-write-receiver", "--log.level=warn"}
+	}, "/-/ready")
 }
 
 // exitDropped is k6-penelopa's exit code when samples were dropped and fail_on_drop is set.
@@ -291,15 +298,7 @@ func TestCounterBackAfterTTL(t *testing.T) {
 	if err := os.WriteFile(file, []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cfg := filepath.Join(t.TempDir(), "prometheus.yml")
-	if err := os.WriteFile(cfg, []byte("global:\n  evaluation_interval: 1m\nscrape_configs: []\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	data := filepath.Join(t.TempDir(), "data")
-	base := startDaemon(t, "prometheus", func(addr string) []string {
-		return []string{"--config.file=" + cfg, "--storage.tsdb.path=" + data, "--web.listen-address=" + addr,
-			"--web.enable-remote-write-receiver", "--log.level=warn"}
-	}, "/-/ready")
+	base := startReplayPrometheus(t, "")
 	res := execute(t, out.bin, []string{"replay", "-o", "penelopa=url=" + base + "/api/v1/write,push_interval=5s,series_ttl=5m,testid=back", file}, []string{"PENELOPA_FAIL_ON_DROP=true"}, time.Minute, "")
 	if res.exitCode != 0 {
 		t.Fatalf("replay: exit code %d\n%s", res.exitCode, res.stderr)
