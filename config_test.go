@@ -162,15 +162,19 @@ func TestConfigArgumentPairs(t *testing.T) {
 		}},
 	}
 	for _, tc := range tests {
-		t.Run(tc.arg, func(t *testing.T) {
-			c, err := LoadConfig(ConfigSources{Argument: tc.arg})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !tc.check(c) {
-				t.Errorf("%s gave %+v", tc.arg, c)
-			}
-		})
+		t.Run(tc.arg, func(t *testing.T) { checkLoaded(t, tc.arg, ConfigSources{Argument: tc.arg}, tc.check) })
+	}
+}
+
+// checkLoaded loads the configuration from src and checks it, what naming the source.
+func checkLoaded(t *testing.T, what string, src ConfigSources, check func(Config) bool) {
+	t.Helper()
+	c, err := LoadConfig(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !check(c) {
+		t.Errorf("%s gave %+v", what, c)
 	}
 }
 
@@ -352,13 +356,7 @@ func TestConfigFileValues(t *testing.T) {
 			if err := os.WriteFile(file, []byte(tc.json), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			c, err := LoadConfig(ConfigSources{Env: envOf(map[string]string{"PENELOPA_CONFIG": file})})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !tc.check(c) {
-				t.Errorf("%s gave %+v", tc.json, c)
-			}
+			checkLoaded(t, tc.json, ConfigSources{Env: envOf(map[string]string{"PENELOPA_CONFIG": file})}, tc.check)
 		})
 	}
 }
