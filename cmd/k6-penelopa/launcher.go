@@ -107,8 +107,10 @@ func (l *launcher) runWithOutput(k6 string, args []string, out penelopa.StreamOu
 	cmd.ExtraFiles = []*os.File{w}
 
 	// Signals: k6 stops gracefully on the first SIGINT/SIGTERM and aborts on the second, so each
-	// must reach it exactly once. A terminal's Ctrl-C already reaches k6 (same process group);
-	// anything else is forwarded. A second signal also cuts penelopa's final drain short.
+	// must reach it exactly once. A terminal's Ctrl-C already reaches k6 when the launcher's
+	// process group (k6's) is the terminal's foreground group at that moment; anything else is
+	// forwarded. While k6 runs a signal is only k6's: penelopa still sends what k6 wrote. A
+	// signal after k6 has exited cuts penelopa's final drain short.
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
@@ -134,22 +136,29 @@ func (l *launcher) runWithOutput(k6 string, args []string, out penelopa.StreamOu
 	go func() { waitDone <- cmd.Wait() }()
 
 	var waitErr error
-	signals := 0
-	fromTerminal := inForeground(l.stdin)
+	tty := controllingTTY()
+	if tty != nil {
+		defer tty.Close()
+	}
 wait:
 	for {
 		select {
 		case s := <-sigs:
-			signals++
-			if signals > 1 {
-				abortStop()
-			}
-			if s == syscall.SIGINT && fromTerminal {
+			if s == syscall.SIGINT && inForeground(tty) {
 				continue // the terminal delivered it to k6 as well
 			}
 			_ = cmd.Process.Signal(s)
 		case waitErr = <-waitDone:
 			break wait
+		}
+	}
+	// A Ctrl-C that reached k6 and the launcher together, and ended k6, is k6's, not a request
+	// to cut the drain.
+	for pending := true; pending; {
+		select {
+		case <-sigs:
+		default:
+			pending = false
 		}
 	}
 
@@ -269,8 +278,19 @@ func isExecutable(p string) error {
 	return nil
 }
 
+// controllingTTY opens the process's controlling terminal, or returns nil when it has none
+// (CI, a service): stdin may be redirected while Ctrl-C still comes from the terminal.
+func controllingTTY() *os.File {
+	f, err := os.Open("/dev/tty")
+	if err != nil {
+		return nil
+	}
+	return f
+}
+
 // inForeground reports whether f is a terminal whose foreground process group is ours: then a
-// Ctrl-C reaches k6 directly and must not be forwarded a second time.
+// Ctrl-C reaches k6 directly and must not be forwarded a second time. It is asked when the
+// signal arrives, since a job moves between background and foreground.
 func inForeground(f *os.File) bool {
 	if f == nil {
 		return false
