@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -53,7 +54,12 @@ func (l *launcher) main() int {
 	k6, k6Err := l.findK6()
 	if len(l.args) == 0 || l.args[0] != "run" {
 		if len(l.args) > 0 && l.args[0] == "version" {
-			fmt.Fprintf(l.stdout, "k6-penelopa %s (penelopa output; runs the k6 below)\n", l.version)
+			if slices.Contains(l.args[1:], "--json") {
+				// stdout stays k6's JSON alone; the banner goes to stderr.
+				fmt.Fprintf(l.stderr, "k6-penelopa %s (penelopa output; runs the k6 below)\n", l.version)
+			} else {
+				fmt.Fprintf(l.stdout, "k6-penelopa %s (penelopa output; runs the k6 below)\n", l.version)
+			}
 		}
 		if k6Err != nil {
 			log.Errorf("%v", k6Err)
@@ -103,6 +109,9 @@ func (l *launcher) runWithOutput(k6 string, args []string, out penelopa.StreamOu
 
 	cmd := exec.Command(k6, args...)
 	cmd.Env = childEnv(os.Environ())
+	// k6 stops (gracefully, as on Ctrl-C) if the launcher dies: nobody would read its stream,
+	// and a load test nobody watches must not go on.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = l.stdin, l.stdout, l.stderr
 	cmd.ExtraFiles = []*os.File{w}
 
@@ -235,14 +244,22 @@ func (l *launcher) execK6(k6 string, args []string) int {
 // findK6 locates the stock k6: K6_BINARY, else k6 on PATH that is not this launcher itself
 // (the launcher may be installed under the name k6).
 func (l *launcher) findK6() (string, error) {
+	self, _ := os.Executable()
+	selfInfo, _ := os.Stat(self)
+	isSelf := func(p string) bool {
+		info, err := os.Stat(p)
+		return err == nil && selfInfo != nil && os.SameFile(info, selfInfo)
+	}
 	if p, ok := l.env("K6_BINARY"); ok && p != "" {
 		if err := isExecutable(p); err != nil {
 			return "", fmt.Errorf("K6_BINARY=%q: %w; set it to the stock k6 program", p, err)
 		}
-		return p, nil
+		if isSelf(p) {
+			// It would run itself forever (the launcher installed as k6, K6_BINARY=$(command -v k6)).
+			return "", fmt.Errorf("K6_BINARY=%q is this launcher, not k6; set it to the stock k6 program", p)
+		}
+		return absPath(p), nil
 	}
-	self, _ := os.Executable()
-	selfInfo, _ := os.Stat(self)
 	path, _ := l.env("PATH")
 	for _, dir := range filepath.SplitList(path) {
 		if dir == "" {
@@ -252,10 +269,10 @@ func (l *launcher) findK6() (string, error) {
 		if isExecutable(p) != nil {
 			continue
 		}
-		if info, err := os.Stat(p); err == nil && selfInfo != nil && os.SameFile(info, selfInfo) {
+		if isSelf(p) {
 			continue
 		}
-		return p, nil
+		return absPath(p), nil
 	}
 	// ./build.sh installs the pinned k6 into .bin/ beside the launcher it builds.
 	if self != "" {
@@ -265,6 +282,15 @@ func (l *launcher) findK6() (string, error) {
 		}
 	}
 	return "", errors.New("k6 not found: install k6, put it on PATH or set K6_BINARY (./build.sh installs the pinned release into .bin/)")
+}
+
+// absPath makes p absolute: os/exec refuses to run a program found relative to the current
+// directory (a "." or empty entry in PATH).
+func absPath(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
 }
 
 func isExecutable(p string) error {

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -38,5 +41,41 @@ func TestChildEnv(t *testing.T) {
 	plain := []string{"PENELOPA_METRICS_URL=https://h/w"}
 	if got := childEnv(plain); !slices.Equal(got, plain) {
 		t.Errorf("a URL without a login was taken out: %q", got)
+	}
+}
+
+// TestFindK6 covers K6_BINARY naming the launcher itself (it would run itself forever) and a
+// relative PATH entry (os/exec refuses a program found relative to the current directory).
+func TestFindK6(t *testing.T) {
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "k6"), []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	for _, tc := range []struct {
+		name    string
+		env     map[string]string
+		want    string // the path found, or
+		wantErr string // a fragment of the error
+	}{
+		{"K6_BINARY is the launcher", map[string]string{"K6_BINARY": self}, "", "is this launcher"},
+		{"relative PATH entry", map[string]string{"PATH": "."}, filepath.Join(dir, "k6"), ""},
+		{"empty PATH entry", map[string]string{"PATH": ":/nonexistent"}, filepath.Join(dir, "k6"), ""},
+		{"relative K6_BINARY", map[string]string{"K6_BINARY": "./k6"}, filepath.Join(dir, "k6"), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := &launcher{env: func(k string) (string, bool) { v, ok := tc.env[k]; return v, ok }}
+			got, err := l.findK6()
+			switch {
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Errorf("findK6 = %q, %v; want an error with %q", got, err, tc.wantErr)
+			case tc.wantErr == "" && (err != nil || got != tc.want):
+				t.Errorf("findK6 = %q, %v; want %q", got, err, tc.want)
+			}
+		})
 	}
 }
