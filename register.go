@@ -51,6 +51,9 @@ type Result struct {
 	Malformed uint64
 	// FailOnDrop asks the launcher to exit non-zero when anything was lost (Lost).
 	FailOnDrop bool
+	// Unreachable says why the endpoint looks unreachable (nothing delivered, samples given up
+	// after their retries), or is "" (set by a replay, which then fails).
+	Unreachable string
 }
 
 // Lost reports whether any of k6's data did not reach the receiver: samples dropped, or lines

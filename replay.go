@@ -254,6 +254,10 @@ func (r *Replay) stop(ctx context.Context) Result {
 	r.o.snd.Close(ctx)
 	res := r.o.result()
 	res.Link = r.o.dashboardLink(end)
+	if st := r.o.snd.Stats(); st.SamplesSent == 0 && st.DroppedGaveUp > 0 {
+		// A stream shorter than maxLostFlushes flushes ends here, not in checkEndpoint.
+		res.Unreachable = fmt.Sprintf("replay: nothing could be delivered (retries exhausted, see the errors above); is %s up and reachable?", sender.RedactURL(r.o.cfg.URL))
+	}
 	if st := r.o.snd.Stats(); st.DroppedRejected > 0 {
 		r.o.log.Warnf("the receiver refused %d samples; in a replay that is usually their age: Prometheus refuses samples more than about an hour older than the newest it holds unless out-of-order ingestion is on (storage.tsdb.out_of_order_time_window), VictoriaMetrics those outside its retention period; its answer is logged above", st.DroppedRejected)
 	}

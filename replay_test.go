@@ -575,3 +575,27 @@ func TestReplayEndpointDown(t *testing.T) {
 		t.Errorf("summary %s", res.Summary)
 	}
 }
+
+// TestReplayShortEndpointDown: a stream too short for two lost flushes still ends with the
+// endpoint reported unreachable, once its final flush could not be delivered.
+func TestReplayShortEndpointDown(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + ln.Addr().String() + "/api/v1/write"
+	_ = ln.Close()
+	input := `{"type":"Metric","data":{"name":"reqs","type":"counter","contains":"default"},"metric":"reqs"}
+{"metric":"reqs","type":"Point","data":{"time":"2026-12-02T12:00:00Z","value":1,"tags":{}}}
+`
+	rp, err := NewReplay(Params{Argument: "url=" + closed + ",push_interval=5s,max_retries=0,stop_timeout=1s", Hostname: "h", Stderr: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rp.Run(context.Background(), strings.NewReader(input)); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if res := rp.Stop(context.Background()); !strings.Contains(res.Unreachable, "nothing could be delivered") {
+		t.Errorf("Unreachable %q, want it reported; summary %s", res.Unreachable, res.Summary)
+	}
+}

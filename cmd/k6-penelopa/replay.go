@@ -195,6 +195,9 @@ func (l *launcher) replay(args []string) int {
 	case runErr != nil:
 		log.Errorf("%v (input: %s)", runErr, name)
 		code = exitReplayInput
+	case res.Unreachable != "":
+		log.Errorf("%s", res.Unreachable)
+		code = exitReplayInput
 	}
 	if res.Lost() {
 		log.Warnf("%s", res.Summary)
