@@ -23,7 +23,7 @@ func rewriteRunArgs(args []string, ours func(string) bool, stream string) ([]str
 			out = append(out, args[i:]...)
 			break
 		}
-		value, consumed, isOut := outValue(args, i)
+		value, consumed, keep, isOut := outValue(args, i)
 		if !isOut {
 			out = append(out, a)
 			continue
@@ -38,29 +38,80 @@ func rewriteRunArgs(args []string, ours func(string) bool, stream string) ([]str
 			return nil, nil, fmt.Errorf("--out %s is given more than once; give it once, with all settings in one argument or in PENELOPA_* variables", name)
 		}
 		found = &outSpec{name: name, arg: arg}
+		if keep != "" {
+			out = append(out, keep) // the boolean shorthands before o in a cluster: -qo X
+		}
 		out = append(out, "--out", "json="+stream)
 		i += consumed - 1
 	}
 	return out, found, nil
 }
 
-// outValue reports whether args[i] is an --out flag, its value, and how many arguments it spans.
-func outValue(args []string, i int) (value string, consumed int, ok bool) {
+// outValue reports whether args[i] is an --out flag, its value, and how many arguments it
+// spans; keep is what of a shorthand cluster precedes its o ("-q" of "-qo X"), to be kept.
+func outValue(args []string, i int) (value string, consumed int, keep string, ok bool) {
 	a := args[i]
 	switch {
 	case a == "-o" || a == "--out":
 		if i+1 < len(args) {
-			return args[i+1], 2, true
+			return args[i+1], 2, "", true
 		}
-		return "", 1, false // k6 will report the missing value itself
+		return "", 1, "", false // k6 will report the missing value itself
 	case strings.HasPrefix(a, "--out="):
-		return strings.TrimPrefix(a, "--out="), 1, true
-	case strings.HasPrefix(a, "-o=") && len(a) > 3:
-		return a[3:], 1, true
-	case strings.HasPrefix(a, "-o") && !strings.HasPrefix(a, "--") && len(a) > 2:
-		return a[2:], 1, true
+		return strings.TrimPrefix(a, "--out="), 1, "", true
+	case strings.HasPrefix(a, "--") || len(a) < 2 || a[0] != '-':
+		return "", 1, "", false
 	}
-	return "", 1, false
+	// A shorthand cluster, as pflag reads it: boolean shorthands, then at most one that takes
+	// a value, which is the rest of the argument (after an optional '=') or the next one.
+	for j := 1; j < len(a); j++ {
+		c := a[j]
+		if strings.IndexByte(boolShorthands, c) >= 0 {
+			continue
+		}
+		if c != 'o' {
+			return "", 1, "", false // another flag's value follows: not ours
+		}
+		if j > 1 {
+			keep = a[:j]
+		}
+		rest := strings.TrimPrefix(a[j+1:], "=")
+		if rest != "" {
+			return rest, 1, keep, true
+		}
+		if i+1 < len(args) {
+			return args[i+1], 2, keep, true
+		}
+		return "", 1, "", false
+	}
+	return "", 1, "", false
+}
+
+// boolShorthands are k6 run's one-letter flags that take no value (--linger, --paused,
+// --quiet, --verbose, --throw), which may come before o in a cluster such as -qo.
+const boolShorthands = "lpqvw"
+
+// globalFlags splits the k6 flags given before the subcommand (k6-penelopa -q run ...) from
+// the rest: k6 takes its global flags there too. It stops at the first argument that is not
+// a global flag it knows.
+func globalFlags(args []string) (global, rest []string) {
+	i := 0
+	for i < len(args) {
+		a := args[i]
+		switch {
+		case a == "-c" || a == "--config" || a == "-a" || a == "--address" || a == "--log-output" || a == "--log-format":
+			if i+1 >= len(args) {
+				return args[:i], args[i:]
+			}
+			i += 2
+		case strings.HasPrefix(a, "--") && strings.Contains(a, "=") && len(a) > 3,
+			a == "-q" || a == "--quiet" || a == "-v" || a == "--verbose" || a == "--no-color" || a == "--profiling-enabled":
+			i++
+		default:
+			return args[:i], args[i:]
+		}
+	}
+	return args[:i], args[i:]
 }
 
 // executionSegment returns the --execution-segment of k6 run arguments (or K6_EXECUTION_SEGMENT),

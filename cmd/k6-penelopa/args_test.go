@@ -37,6 +37,16 @@ func TestRewriteRunArgs(t *testing.T) {
 			[]string{"-o", "penelopa2=x", "s.js"}, nil, false},
 		{"given twice", []string{"-o", "penelopa", "--out", "penelopa=http://h", "s.js"}, nil, nil, true},
 		{"dangling -o left to k6", []string{"s.js", "-o"}, []string{"s.js", "-o"}, nil, false},
+		{"cluster -qo with the value next", []string{"-qo", "penelopa=http://h", "s.js"},
+			[]string{"-q", "--out", "json=" + fd, "s.js"}, &outSpec{"penelopa", "http://h"}, false},
+		{"cluster -qvopenelopa", []string{"-qvopenelopa", "s.js"},
+			[]string{"-qv", "--out", "json=" + fd, "s.js"}, &outSpec{"penelopa", ""}, false},
+		{"cluster -qo=penelopa", []string{"-qo=penelopa", "s.js"},
+			[]string{"-q", "--out", "json=" + fd, "s.js"}, &outSpec{"penelopa", ""}, false},
+		{"another shorthand's value is not an out", []string{"-eopenelopa=1", "-uo", "s.js"},
+			[]string{"-eopenelopa=1", "-uo", "s.js"}, nil, false},
+		{"cluster with another output", []string{"-qo", "json=r.json", "s.js"},
+			[]string{"-qo", "json=r.json", "s.js"}, nil, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -76,6 +86,26 @@ func TestExecutionSegment(t *testing.T) {
 	for _, tc := range tests {
 		if got := executionSegment(tc.args, tc.env); got != tc.want {
 			t.Errorf("%s: got %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestGlobalFlags(t *testing.T) {
+	tests := []struct {
+		in, global, rest []string
+	}{
+		{[]string{"run", "s.js"}, []string{}, []string{"run", "s.js"}},
+		{[]string{"-q", "run", "s.js"}, []string{"-q"}, []string{"run", "s.js"}},
+		{[]string{"--no-color", "-c", "cfg.json", "--log-format=json", "run", "-o", "penelopa"},
+			[]string{"--no-color", "-c", "cfg.json", "--log-format=json"}, []string{"run", "-o", "penelopa"}},
+		{[]string{"--address", "127.0.0.1:6566", "-v", "version"}, []string{"--address", "127.0.0.1:6566", "-v"}, []string{"version"}},
+		{[]string{"--unknown", "run"}, []string{}, []string{"--unknown", "run"}},
+		{[]string{"-c"}, []string{}, []string{"-c"}},
+	}
+	for _, tc := range tests {
+		global, rest := globalFlags(tc.in)
+		if !reflect.DeepEqual(append([]string{}, global...), tc.global) || !reflect.DeepEqual(rest, tc.rest) {
+			t.Errorf("globalFlags(%q) = %q, %q; want %q, %q", tc.in, global, rest, tc.global, tc.rest)
 		}
 	}
 }

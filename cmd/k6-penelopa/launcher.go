@@ -52,7 +52,8 @@ func (l *launcher) main() int {
 	}
 	log := logs.New(l.stderr, logs.Info)
 	k6, k6Err := l.findK6()
-	if len(l.args) == 0 || l.args[0] != "run" {
+	global, cmdArgs := globalFlags(l.args) // k6 -q run ...: global flags before the subcommand
+	if len(cmdArgs) == 0 || cmdArgs[0] != "run" {
 		if len(l.args) > 0 && l.args[0] == "version" {
 			if slices.Contains(l.args[1:], "--json") {
 				// stdout stays k6's JSON alone; the banner goes to stderr.
@@ -69,7 +70,7 @@ func (l *launcher) main() int {
 	}
 
 	ours := func(name string) bool { _, ok := l.outputs[name]; return ok }
-	k6Args, spec, err := rewriteRunArgs(l.args[1:], ours, fmt.Sprintf("/dev/fd/%d", streamFD))
+	k6Args, spec, err := rewriteRunArgs(cmdArgs[1:], ours, fmt.Sprintf("/dev/fd/%d", streamFD))
 	if err != nil {
 		log.Errorf("%v", err)
 		return exitInvalidConfig
@@ -95,7 +96,7 @@ func (l *launcher) main() int {
 		log.Errorf("%v", err)
 		return exitInvalidConfig
 	}
-	return l.runWithOutput(k6, append([]string{"run"}, k6Args...), out, log)
+	return l.runWithOutput(k6, slices.Concat(global, []string{"run"}, k6Args), out, log)
 }
 
 // runWithOutput runs k6 with the stream on descriptor 3 and the output reading it, then stops

@@ -68,8 +68,8 @@ func parseReplayArgs(args []string) (replayArgs, error) {
 		if (a == "-o" || a == "--out") && i+1 == len(args) {
 			return ra, fmt.Errorf("%s needs a value: %s %s[=ARG]", a, a, penelopa.OutputName)
 		}
-		value, consumed, isOut := outValue(args, i)
-		if !isOut {
+		value, consumed, keep, isOut := outValue(args, i)
+		if !isOut || keep != "" { // replay has no flags to cluster with -o
 			return ra, fmt.Errorf("unknown flag %s: replay takes only --out %s[=ARG] and a file", a, penelopa.OutputName)
 		}
 		name, arg, _ := strings.Cut(value, "=")
