@@ -105,14 +105,15 @@ func New(p Params) (*Output, error) {
 		ttl = int((cfg.SeriesTTL + cfg.PushInterval - 1) / cfg.PushInterval)
 	}
 	tbl, err := series.NewTable(series.Options{
-		TrendStats:       cfg.TrendStats,
-		ConstLabels:      cfg.ConstLabels(),
-		DropLabels:       cfg.DropLabels,
-		TTL:              ttl,
-		StaleMarkers:     cfg.StaleMarkers,
-		NativeHistograms: cfg.NativeHistograms,
-		HistogramSchema:  cfg.HistogramSchema,
-		SymbolGroup:      symbolGroup(cfg),
+		TrendStats:         cfg.TrendStats,
+		ConstLabels:        cfg.ConstLabels(),
+		DropLabels:         cfg.DropLabels,
+		TTL:                ttl,
+		StaleMarkers:       cfg.StaleMarkers,
+		NativeHistograms:   cfg.NativeHistograms,
+		HistogramSchema:    cfg.HistogramSchema,
+		HistogramSchemaSet: true, // histogram_schema=0 means schema 0, not the default
+		SymbolGroup:        symbolGroup(cfg),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("series table: %w", err)

@@ -98,9 +98,11 @@ type Options struct {
 	// entry, so percentiles can be computed and aggregated by the receiver.
 	NativeHistograms bool
 	// HistogramSchema is the resolution of the native histograms sent, -4..8 (bucket bounds
-	// grow by 2^(2^-schema)); 0 selects DefaultHistogramSchema (schema 0 itself, factor 2, is
-	// too coarse to be worth selecting).
+	// grow by 2^(2^-schema)); 0 selects DefaultHistogramSchema unless HistogramSchemaSet.
 	HistogramSchema int
+	// HistogramSchemaSet takes HistogramSchema as given, 0 (factor 2) included: a user's
+	// setting, where the zero value must not turn into the default.
+	HistogramSchemaSet bool
 
 	// SymbolGroup keeps, per series, its remote-write 2.0 label refs pre-encoded against the
 	// symbol table of its group, runs of 256-slot units holding about SymbolGroup output
@@ -477,7 +479,7 @@ func NewTable(opts Options) (*Table, error) {
 		return nil, fmt.Errorf("series: SymbolGroup %d: expected 0 (no 2.0 refs) or a number of series", opts.SymbolGroup)
 	}
 	schema := opts.HistogramSchema
-	if schema == 0 {
+	if schema == 0 && !opts.HistogramSchemaSet {
 		schema = DefaultHistogramSchema
 	}
 	if schema < minSchema || schema > maxSchema {

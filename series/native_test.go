@@ -590,3 +590,20 @@ func TestHistogramSchemaOption(t *testing.T) {
 		}
 	}
 }
+
+// TestHistogramSchemaZero: schema 0 given as a setting (HistogramSchemaSet) is schema 0, not
+// the default; the zero value of Options still selects the default.
+func TestHistogramSchemaZero(t *testing.T) {
+	for _, tc := range []struct {
+		set  bool
+		want int8
+	}{{true, 0}, {false, DefaultHistogramSchema}} {
+		tbl, err := NewTable(Options{NativeHistograms: true, HistogramSchema: 0, HistogramSchemaSet: tc.set})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tbl.histSchema != tc.want {
+			t.Errorf("HistogramSchemaSet %v: schema %d, want %d", tc.set, tbl.histSchema, tc.want)
+		}
+	}
+}
