@@ -163,6 +163,25 @@ func RedactURL(u string) string {
 	return scheme + rest
 }
 
+// URLHasCredentials reports whether u carries a login (user:password@) or a query parameter
+// whose name suggests a credential, as RedactURL would hide.
+func URLHasCredentials(u string) bool {
+	if strings.Contains(u, "@") {
+		return true
+	}
+	_, query, ok := strings.Cut(u, "?")
+	if !ok {
+		return false
+	}
+	query, _, _ = strings.Cut(query, "#")
+	for _, kv := range strings.Split(query, "&") {
+		if name, _, hasValue := strings.Cut(kv, "="); hasValue && secretParam(name) {
+			return true
+		}
+	}
+	return false
+}
+
 // redacted stands in for what RedactURL hides.
 const redacted = "xxxxx"
 

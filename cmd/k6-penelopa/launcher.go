@@ -16,6 +16,7 @@ import (
 
 	penelopa "xk6-output-penelopa"
 	"xk6-output-penelopa/logs"
+	"xk6-output-penelopa/sender"
 )
 
 // Exit codes of the launcher's own failures; every other code is k6's.
@@ -337,7 +338,7 @@ func growPipe(f *os.File) {
 }
 
 // childEnv is environ without penelopa's credentials (password, bearer token, headers, and the
-// URL when it holds a user:password), which k6 does not need and a test script could otherwise
+// URL when it holds a user:password or a credential in its query), which k6 does not need and a test script could otherwise
 // read from __ENV or a k6 log could show. Every other variable, PENELOPA_* included, passes.
 func childEnv(environ []string) []string {
 	secret, urlEnv := map[string]bool{}, ""
@@ -352,7 +353,7 @@ func childEnv(environ []string) []string {
 	out := make([]string, 0, len(environ))
 	for _, kv := range environ {
 		name, value, _ := strings.Cut(kv, "=")
-		if secret[name] || name == urlEnv && strings.Contains(value, "@") {
+		if secret[name] || name == urlEnv && sender.URLHasCredentials(value) {
 			continue
 		}
 		out = append(out, kv)

@@ -38,7 +38,10 @@ func TestChildEnv(t *testing.T) {
 	if got := childEnv(in); !slices.Equal(got, want) {
 		t.Errorf("childEnv = %q, want %q", got, want)
 	}
-	plain := []string{"PENELOPA_METRICS_URL=https://h/w"}
+	if got := childEnv([]string{"PENELOPA_METRICS_URL=https://h/w?api_key=k"}); len(got) != 0 {
+		t.Errorf("a URL with a credential in its query was passed: %q", got)
+	}
+	plain := []string{"PENELOPA_METRICS_URL=https://h/w?extra_label=a%3Db"}
 	if got := childEnv(plain); !slices.Equal(got, plain) {
 		t.Errorf("a URL without a login was taken out: %q", got)
 	}
