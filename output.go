@@ -655,7 +655,7 @@ func (o *Output) result() Result {
 	in := o.rd.Stats()
 	var b strings.Builder
 	fmt.Fprintf(&b, "penelopa: %d samples delivered in %d requests (%s) to %s; %d dropped",
-		st.SamplesSent, st.Requests, humanBytes(st.BytesSent), sender.RedactURL(o.cfg.URL), st.SamplesDropped)
+		st.SamplesSent, st.BodiesSent, humanBytes(st.BytesSent), sender.RedactURL(o.cfg.URL), st.SamplesDropped)
 	if st.SamplesDropped > 0 {
 		var reasons []string
 		for _, r := range []struct {

@@ -268,7 +268,7 @@ func (r *Replay) stop(ctx context.Context) Result {
 type ReplayProgress struct {
 	// Lines and Points count what was read from the saved stream.
 	Lines, Points uint64
-	// Samples were delivered (acknowledged) in Requests HTTP requests; Dropped were given up.
+	// Samples were delivered in Requests acknowledged requests; Dropped were given up.
 	Samples, Requests, Dropped uint64
 	// StreamTime is the newest point time read; zero before the first point.
 	StreamTime time.Time
@@ -286,7 +286,7 @@ func (r *Replay) Progress() ReplayProgress {
 		Lines:    in.Lines,
 		Points:   in.Points,
 		Samples:  st.SamplesSent,
-		Requests: st.Requests,
+		Requests: st.BodiesSent,
 		Dropped:  st.SamplesDropped,
 	}
 	if in.Clock != 0 {
