@@ -261,6 +261,7 @@ func (o *Output) flush(now time.Time, final bool) {
 	// The table hands its samples over in batches as it goes, so a flush holds one batch, not
 	// every live series' sample at once.
 	prev := o.lastTS
+	queued := o.snd.Stats().QueueBytes // the backlog, before this flush adds to it
 	o.sink = flushSink{o: o, ts: o.nextTimestamp(now), proto: proto, withMeta: true, templates: o.cfg.ReuseRequests}
 	o.startTS = -1
 	if o.sink.ts-1 > prev {
@@ -269,7 +270,7 @@ func (o *Output) flush(now time.Time, final bool) {
 	o.batch = o.tbl.SnapshotTo(now, o.batch, &o.sink)
 	o.flushes++
 	if o.self != nil {
-		v := statsView{snd: o.snd.Stats(), in: o.rd.Stats(), flushes: o.flushes, live: o.tbl.Len()}
+		v := statsView{snd: o.snd.Stats(), in: o.rd.Stats(), flushes: o.flushes, live: o.tbl.Len(), queued: queued}
 		o.sink.templates = false // not the table's series: their layout is not SameLayout's
 		o.sink.Samples(o.self.appendSamples(o.samples[:0], &v))
 	}

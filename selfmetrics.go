@@ -55,6 +55,9 @@ type statsView struct {
 	in      ingest.Stats
 	flushes uint64
 	live    int
+	// queued is the sender's QueueBytes before the flush queued its own requests: the backlog
+	// from earlier flushes, which is what the gauge is for.
+	queued uint64
 }
 
 // selfMetrics produces penelopa's own samples at each flush without allocating.
@@ -109,7 +112,7 @@ func newSelfMetrics(constLabels []series.Label) *selfMetrics {
 	add("penelopa_request_failures_total", nil, st(func(s *statsView) uint64 { return s.snd.Failures }))
 	add("penelopa_retries_total", nil, st(func(s *statsView) uint64 { return s.snd.Retries }))
 	add("penelopa_bytes_sent_total", nil, st(func(s *statsView) uint64 { return s.snd.BytesSent }))
-	add("penelopa_queue_bytes", nil, st(func(s *statsView) uint64 { return s.snd.QueueBytes }))
+	add("penelopa_queue_bytes", nil, st(func(s *statsView) uint64 { return s.queued }))
 	add("penelopa_flushes_total", nil, st(func(s *statsView) uint64 { return s.flushes }))
 	add("penelopa_flush_duration_seconds", nil, func(*statsView) float64 { return float64(sm.lastTook.Load()) / 1e9 })
 	add("penelopa_stream_lines_total", nil, st(func(s *statsView) uint64 { return s.in.Lines }))

@@ -12,7 +12,7 @@ import (
 // every sent one documented, with its labels sorted and the const labels attached.
 func TestSelfMetricsCoverEveryDocumentedName(t *testing.T) {
 	sm := newSelfMetrics([]series.Label{{Name: "pod", Value: "p1"}, {Name: "testid", Value: "t1"}})
-	v := statsView{snd: sender.Stats{SamplesSent: 7, Status4xx: 2, QueueBytes: 99}, flushes: 3, live: 5}
+	v := statsView{snd: sender.Stats{SamplesSent: 7, Status4xx: 2, QueueBytes: 1234}, flushes: 3, live: 5, queued: 99} // the backlog before the flush, not after
 	samples := sm.appendSamples(nil, &v)
 	documented := map[string]bool{}
 	for _, m := range SelfMetrics() {
