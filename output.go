@@ -284,10 +284,7 @@ func (o *Output) flush(now time.Time, final bool) {
 	if final && o.cfg.StaleMarkers {
 		o.sink = flushSink{o: o, ts: o.nextTimestamp(now), proto: proto} // the values just carried the metadata
 		o.batch = o.tbl.FinalTo(o.batch, &o.sink)
-		if o.self != nil {
-			o.sink.Samples(o.self.stale(o.samples[:0]))
-		}
-		o.snd.EndFlush()
+		o.snd.EndFlush() // penelopa's own series end later, in finishSelf
 		n += o.sink.n
 	}
 	took := time.Since(start)
@@ -410,6 +407,9 @@ func (o *Output) request(samples []series.Sample, s *flushSink, withMeta bool) (
 		}
 	} else if withMeta {
 		o.meta = o.tbl.Metadata(o.meta[:0])
+		if o.self != nil {
+			o.meta = append(o.meta, o.self.metas...) // penelopa_*: sent with the flush's samples too
+		}
 		key.metas = len(o.meta)
 	}
 	var t *requestTemplate
@@ -623,6 +623,56 @@ func (o *Output) encodeV2Interned(samples []series.Sample, ts int64) int {
 	return n
 }
 
+// finishSelf sends penelopa's own series once more after the final flush has been delivered
+// (or ctx is done), so their last values count that flush and the drain as the summary does,
+// then their staleness markers; stamped after the final flush, at now.
+func (o *Output) finishSelf(ctx context.Context, now time.Time) {
+	if o.self == nil {
+		return
+	}
+	o.waitForSender(ctx)
+	o.flushMu.Lock()
+	defer o.flushMu.Unlock()
+	proto := o.snd.Protocol()
+	st := o.snd.Stats()
+	v := statsView{snd: st, in: o.rd.Stats(), flushes: o.flushes, live: o.tbl.Len(), queued: st.QueueBytes}
+	o.sink = flushSink{o: o, ts: o.nextTimestamp(now), proto: proto}
+	o.sink.Samples(o.self.appendSamples(o.samples[:0], &v))
+	o.snd.EndFlush()
+	if o.cfg.StaleMarkers {
+		o.sink = flushSink{o: o, ts: o.nextTimestamp(now), proto: proto}
+		o.sink.Samples(o.self.stale(o.samples[:0]))
+		o.snd.EndFlush()
+	}
+}
+
+// senderPoll bounds how long waitForSender sleeps between two looks at the sender's counters.
+const senderPoll = 20 * time.Millisecond
+
+// waitForSender returns once every sample queued so far is delivered or dropped, or ctx is done.
+func (o *Output) waitForSender(ctx context.Context) {
+	wait := 100 * time.Microsecond
+	var timer *time.Timer
+	for {
+		st := o.snd.Stats()
+		if st.SamplesSent+st.SamplesDropped >= st.SamplesEnqueued {
+			return
+		}
+		if timer == nil {
+			timer = time.NewTimer(wait)
+			defer timer.Stop()
+		} else {
+			timer.Reset(wait)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		}
+		wait = min(2*wait, senderPoll)
+	}
+}
+
 // Stop makes the final flush (with staleness markers), drains the queue until ctx is done or
 // the stop timeout passes, and reports what happened to every sample; later calls return the
 // first call's result.
@@ -636,14 +686,15 @@ func (o *Output) stop(ctx context.Context) Result {
 	close(o.stopFlush)
 	o.flushOnce.Do(func() { close(o.flushDone) })
 	<-o.flushDone
-	if o.flushes > 0 || o.rd.Stats().Lines > 0 {
-		o.flush(time.Now(), true)
-	} // else k6 never wrote its stream (a script error, say): nothing to send, nothing to wait for
 	if o.cfg.StopTimeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, o.cfg.StopTimeout)
 		defer cancel()
 	}
+	if o.flushes > 0 || o.rd.Stats().Lines > 0 {
+		o.flush(time.Now(), true)
+		o.finishSelf(ctx, time.Now())
+	} // else k6 never wrote its stream (a script error, say): nothing to send, nothing to wait for
 	o.snd.Close(ctx) // returns after a running negotiation's Negotiate has
 	if o.negDone != nil {
 		<-o.negDone

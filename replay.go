@@ -164,7 +164,7 @@ func (r *Replay) tick(ctx context.Context, giveUp context.CancelCauseFunc, t int
 		if ctx.Err() != nil {
 			return t // interrupted: Run returns at its next read, and Stop flushes the rest
 		}
-		r.waitForSender(ctx)
+		r.o.waitForSender(ctx)
 		if err := r.checkEndpoint(); err != nil {
 			giveUp(err)
 			return t
@@ -198,34 +198,6 @@ func (r *Replay) checkEndpoint() error {
 	return nil
 }
 
-// senderPoll bounds how long waitForSender sleeps between two looks at the sender's counters.
-const senderPoll = 20 * time.Millisecond
-
-// waitForSender returns once every sample handed to the sender has been delivered or dropped,
-// or when ctx ends.
-func (r *Replay) waitForSender(ctx context.Context) {
-	wait := 100 * time.Microsecond
-	var timer *time.Timer
-	for {
-		st := r.o.snd.Stats()
-		if st.SamplesSent+st.SamplesDropped >= st.SamplesEnqueued {
-			return
-		}
-		if timer == nil {
-			timer = time.NewTimer(wait)
-			defer timer.Stop()
-		} else {
-			timer.Reset(wait)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-timer.C:
-		}
-		wait = min(2*wait, senderPoll)
-	}
-}
-
 // Stop makes the final flush at the stream's last time (staleness markers 1 ms later), drains
 // the sender until ctx is done or stop_timeout passes, and reports what happened to every
 // sample in the same summary line as a live run. Call it once Run has returned, or once Run's
@@ -247,8 +219,9 @@ func (r *Replay) stop(ctx context.Context) Result {
 	if r.started.Load() { // else no point was read: nothing to send
 		end = time.UnixMilli(r.o.rd.Stats().Clock)
 		r.o.started = time.UnixMilli(r.start.Load()) // the dashboard link's range: the stream's
-		r.waitForSender(ctx)
+		r.o.waitForSender(ctx)
 		r.o.flush(end, true)
+		r.o.finishSelf(ctx, end)
 		r.flushedAt.Store(end.UnixMilli())
 	}
 	r.o.snd.Close(ctx)

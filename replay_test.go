@@ -40,6 +40,7 @@ type rwReceiver struct {
 	mu       sync.Mutex
 	samples  []rwSample
 	requests int
+	families map[string]uint64 // 1.0 MetricMetadata: family name -> type
 }
 
 func newReceiver(t *testing.T, status int, delay time.Duration) *rwReceiver {
@@ -76,6 +77,12 @@ func (rr *rwReceiver) serve(w http.ResponseWriter, req *http.Request) {
 	rr.mu.Lock()
 	rr.samples = append(rr.samples, got...)
 	rr.requests++
+	if rr.families == nil {
+		rr.families = map[string]uint64{}
+	}
+	if err := decodeMetadata(raw, rr.families); err != nil {
+		rr.t.Errorf("metadata does not decode: %v", err)
+	}
 	rr.mu.Unlock()
 	w.WriteHeader(http.StatusNoContent)
 }
@@ -153,6 +160,38 @@ func decodeWriteRequest(src []byte) ([]rwSample, error) {
 		}
 	}
 	return out, nil
+}
+
+// decodeMetadata adds the family name and type of every WriteRequest.metadata (field 3:
+// MetricMetadata, type 1, metric_family_name 2) of a 1.0 request to families.
+func decodeMetadata(src []byte, families map[string]uint64) error {
+	var fc easyproto.FieldContext
+	for len(src) > 0 {
+		var err error
+		if src, err = fc.NextField(src); err != nil {
+			return err
+		}
+		if fc.FieldNum != 3 {
+			continue
+		}
+		md, _ := fc.MessageData()
+		var name string
+		var typ uint64
+		var f easyproto.FieldContext
+		for len(md) > 0 {
+			if md, err = f.NextField(md); err != nil {
+				return err
+			}
+			switch f.FieldNum {
+			case 1:
+				typ, _ = f.Uint64()
+			case 2:
+				name, _ = f.String()
+			}
+		}
+		families[name] = typ
+	}
+	return nil
 }
 
 // The synthetic stream: 60 s of a k6 run starting at streamStart, with a counter point every
@@ -597,5 +636,42 @@ func TestReplayShortEndpointDown(t *testing.T) {
 	}
 	if res := rp.Stop(context.Background()); !strings.Contains(res.Unreachable, "nothing could be delivered") {
 		t.Errorf("Unreachable %q, want it reported; summary %s", res.Unreachable, res.Summary)
+	}
+}
+
+// TestSelfMetricsAtTheEnd: penelopa's own series are sent once more after the final flush was
+// delivered, so their last penelopa_samples_sent_total counts every k6 sample (the final
+// flush and its staleness markers included), and they carry their metadata.
+func TestSelfMetricsAtTheEnd(t *testing.T) {
+	rr := newReceiver(t, 0, 0)
+	input, _ := syntheticStream()
+	o, err := New(Params{Argument: "url=" + rr.url + ",push_interval=1h", Hostname: "h", Stderr: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Run(context.Background(), strings.NewReader(input)); err != nil {
+		t.Fatal(err)
+	}
+	o.Stop(context.Background())
+	var k6Samples int
+	var lastSent float64
+	var lastTS int64
+	for _, s := range rr.received() {
+		switch {
+		case strings.HasPrefix(s.name, "k6_"):
+			k6Samples++
+		case s.name == "penelopa_samples_sent_total" && math.Float64bits(s.value) != encoder.StaleNaN && s.ts > lastTS:
+			lastSent, lastTS = s.value, s.ts
+		}
+	}
+	if k6Samples == 0 || lastSent < float64(k6Samples) {
+		t.Errorf("the last penelopa_samples_sent_total is %v, below the %d k6 samples delivered", lastSent, k6Samples)
+	}
+	rr.mu.Lock()
+	defer rr.mu.Unlock()
+	for name, want := range map[string]uint64{"penelopa_samples_sent_total": 1, "penelopa_queue_bytes": 2} { // 1.0's COUNTER, GAUGE
+		if typ, ok := rr.families[name]; !ok || typ != want {
+			t.Errorf("%s metadata: type %d (present %v), want %d", name, typ, ok, want)
+		}
 	}
 }

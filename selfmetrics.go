@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime/metrics"
 	"strconv"
+	"strings"
 	"sync/atomic"
 
 	"xk6-output-penelopa/encoder"
@@ -47,6 +48,7 @@ func SelfMetrics() []SelfMetric {
 type selfSeries struct {
 	labels []byte
 	value  func(v *statsView) float64
+	meta   *series.Meta // its family's type, help and unit, as k6's series carry theirs
 }
 
 // statsView is what the self-metrics read, gathered once per flush.
@@ -63,6 +65,7 @@ type statsView struct {
 // selfMetrics produces penelopa's own samples at each flush without allocating.
 type selfMetrics struct {
 	series   []selfSeries
+	metas    []series.Meta // one per family, for 1.0's MetricMetadata
 	rt       []metrics.Sample
 	k6PID    atomic.Int64
 	statBuf  []byte
@@ -81,8 +84,13 @@ func newSelfMetrics(constLabels []series.Label) *selfMetrics {
 	st := func(f func(s *statsView) uint64) func(*statsView) float64 {
 		return func(v *statsView) float64 { return float64(f(v)) }
 	}
+	metas := map[string]*series.Meta{}
+	for _, m := range SelfMetrics() {
+		metas[m.Name] = selfMeta(m)
+		sm.metas = append(sm.metas, *metas[m.Name])
+	}
 	add := func(name string, extra []series.Label, v func(*statsView) float64) {
-		sm.series = append(sm.series, selfSeries{labels: encodeSelfLabels(name, constLabels, extra), value: v})
+		sm.series = append(sm.series, selfSeries{labels: encodeSelfLabels(name, constLabels, extra), value: v, meta: metas[name]})
 	}
 	add("penelopa_samples_sent_total", nil, st(func(s *statsView) uint64 { return s.snd.SamplesSent }))
 	for _, r := range []struct {
@@ -124,6 +132,22 @@ func newSelfMetrics(constLabels []series.Label) *selfMetrics {
 	return sm
 }
 
+// selfMeta describes a self-metric's family: a counter when its name ends in _total, else a
+// gauge; the unit its name ends in; the help of SelfMetrics.
+func selfMeta(m SelfMetric) *series.Meta {
+	md := &series.Meta{Family: m.Name, Type: encoder.MetricTypeGauge, Help: "penelopa: " + m.Help}
+	if strings.HasSuffix(m.Name, "_total") {
+		md.Type = encoder.MetricTypeCounter
+	}
+	switch base := strings.TrimSuffix(m.Name, "_total"); {
+	case strings.HasSuffix(base, "_seconds"):
+		md.Unit = "seconds"
+	case strings.HasSuffix(base, "_bytes"):
+		md.Unit = "bytes"
+	}
+	return md
+}
+
 // encodeSelfLabels pre-encodes a self-metric's label block: __name__, the const labels and any
 // extra ones, sorted by name as remote write requires.
 func encodeSelfLabels(name string, constLabels, extra []series.Label) []byte {
@@ -149,7 +173,7 @@ func encodeSelfLabels(name string, constLabels, extra []series.Label) []byte {
 func (sm *selfMetrics) appendSamples(dst []series.Sample, v *statsView) []series.Sample {
 	metrics.Read(sm.rt)
 	for _, s := range sm.series {
-		dst = append(dst, series.Sample{Labels: encoder.Labels{Head: s.labels}, Value: s.value(v)})
+		dst = append(dst, series.Sample{Labels: encoder.Labels{Head: s.labels}, Value: s.value(v), Meta: s.meta})
 	}
 	return dst
 }
@@ -158,7 +182,7 @@ func (sm *selfMetrics) appendSamples(dst []series.Sample, v *statsView) []series
 func (sm *selfMetrics) stale(dst []series.Sample) []series.Sample {
 	nan := math.Float64frombits(encoder.StaleNaN)
 	for _, s := range sm.series {
-		dst = append(dst, series.Sample{Labels: encoder.Labels{Head: s.labels}, Value: nan})
+		dst = append(dst, series.Sample{Labels: encoder.Labels{Head: s.labels}, Value: nan, Meta: s.meta})
 	}
 	return dst
 }
