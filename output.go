@@ -635,7 +635,7 @@ func (o *Output) finishSelf(ctx context.Context, now time.Time) {
 	defer o.flushMu.Unlock()
 	proto := o.snd.Protocol()
 	st := o.snd.Stats()
-	v := statsView{snd: st, in: o.rd.Stats(), flushes: o.flushes, live: o.tbl.Len(), queued: st.QueueBytes}
+	v := statsView{snd: st, in: o.rd.Stats(), flushes: o.flushes, live: o.tbl.Len(), queued: st.QueueBytes, again: true}
 	o.sink = flushSink{o: o, ts: o.nextTimestamp(now), proto: proto}
 	o.sink.Samples(o.self.appendSamples(o.samples[:0], &v))
 	o.snd.EndFlush()

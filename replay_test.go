@@ -2,6 +2,7 @@ package penelopa
 
 import (
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"context"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -662,6 +664,19 @@ func TestSelfMetricsAtTheEnd(t *testing.T) {
 			k6Samples++
 		case s.name == "penelopa_samples_sent_total" && math.Float64bits(s.value) != encoder.StaleNaN && s.ts > lastTS:
 			lastSent, lastTS = s.value, s.ts
+		}
+	}
+	// A self counter never goes down (its starting 0 comes once, first).
+	var sent []rwSample
+	for _, s := range rr.received() {
+		if s.name == "penelopa_samples_sent_total" && math.Float64bits(s.value) != encoder.StaleNaN {
+			sent = append(sent, s)
+		}
+	}
+	slices.SortFunc(sent, func(a, b rwSample) int { return cmp.Compare(a.ts, b.ts) })
+	for i := 1; i < len(sent); i++ {
+		if sent[i].value < sent[i-1].value || sent[i].ts == sent[i-1].ts {
+			t.Errorf("penelopa_samples_sent_total goes %v at %d, then %v at %d", sent[i-1].value, sent[i-1].ts, sent[i].value, sent[i].ts)
 		}
 	}
 	if k6Samples == 0 || lastSent < float64(k6Samples) {

@@ -60,6 +60,9 @@ type statsView struct {
 	// queued is the sender's QueueBytes before the flush queued its own requests: the backlog
 	// from earlier flushes, which is what the gauge is for.
 	queued uint64
+	// again marks the values sent once more after the final flush (Output.finishSelf): never
+	// a start, even when the final flush was the first.
+	again bool
 }
 
 // selfMetrics produces penelopa's own samples at each flush without allocating.
@@ -173,7 +176,9 @@ func encodeSelfLabels(name string, constLabels, extra []series.Label) []byte {
 func (sm *selfMetrics) appendSamples(dst []series.Sample, v *statsView) []series.Sample {
 	metrics.Read(sm.rt)
 	for _, s := range sm.series {
-		dst = append(dst, series.Sample{Labels: encoder.Labels{Head: s.labels}, Value: s.value(v), Meta: s.meta})
+		// A counter's first flush starts from 0, as k6's do (series.Sample.Start).
+		start := v.flushes == 1 && !v.again && s.meta.Type == encoder.MetricTypeCounter
+		dst = append(dst, series.Sample{Labels: encoder.Labels{Head: s.labels}, Value: s.value(v), Meta: s.meta, Start: start})
 	}
 	return dst
 }
