@@ -20,7 +20,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")"
 ROOT=$PWD
 K6_VERSION=v1.8.1
 STATICCHECK=honnef.co/go/tools/cmd/staticcheck@v0.8.2
-# Modules whose licence (AGPL) this project takes none of; see DESIGN.md.
+# Modules whose licence (AGPL) this project takes none of; see README.md, "Why beside stock k6".
 FORBIDDEN_MODULES='(^|[[:space:]"])(go\.k6\.io/k6|github\.com/grafana/(grafana|loki|tempo))([/@[:space:]"]|$)'
 
 say() { printf 'build.sh: %s\n' "$*" >&2; }

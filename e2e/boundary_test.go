@@ -10,7 +10,8 @@ import (
 )
 
 // forbiddenModule matches a module path this project must never depend on: k6 and the AGPL
-// Grafana projects (see DESIGN.md). k6 runs beside penelopa as a program instead.
+// Grafana projects (see README.md, "Why beside stock k6"). k6 runs beside penelopa as a
+// program instead.
 var forbiddenModule = regexp.MustCompile(`(^|[\s"])(go\.k6\.io/k6|github\.com/grafana/(grafana|loki|tempo))([/@\s"]|$)`)
 
 // TestBoundaryMatcher pins what forbiddenModule catches and what it lets through.
