@@ -21,7 +21,9 @@ ROOT=$PWD
 K6_VERSION=v1.8.1
 STATICCHECK=honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Modules whose licence (AGPL) this project takes none of; see README.md, "Why beside stock k6".
-FORBIDDEN_MODULES='(^|[[:space:]"])(go\.k6\.io/k6|github\.com/grafana/(grafana|loki|tempo))([/@[:space:]"]|$)'
+# k6 under its module path and its old one, the AGPL Grafana projects, and every
+# github.com/grafana/xk6-* extension (most are AGPL, and all build on k6's packages).
+FORBIDDEN_MODULES='(^|[[:space:]"])((go\.k6\.io/k6|github\.com/loadimpact/k6|github\.com/grafana/(grafana|loki|tempo|mimir|pyroscope))([/@[:space:]"]|$)|github\.com/grafana/xk6-)'
 
 say() { printf 'build.sh: %s\n' "$*" >&2; }
 die() {
