@@ -97,7 +97,11 @@ ensure_packages() {
 	((${#missing[@]})) || return 0
 	command -v apt-get >/dev/null || die "missing ${missing[*]} and no apt-get to install them with"
 	local sudo=()
-	((EUID == 0)) || sudo=(sudo)
+	if ((EUID != 0)); then
+		command -v sudo >/dev/null ||
+			die "missing ${missing[*]}; installing them needs root and there is no sudo: run as root, or install them first (apt-get install ${missing[*]})"
+		sudo=(sudo)
+	fi
 	for pkg in "${missing[@]}"; do
 		if ! apt-cache show "$pkg" >/dev/null 2>&1; then
 			say "apt-get update (the package lists do not know $pkg yet)"
@@ -146,8 +150,10 @@ run_tests() {
 	build
 
 	say "gofmt"
-	local unformatted
-	unformatted=$(find . \( -name .git -o -name .bin -o -name .work \) -prune -o -name '*.go' -print0 | xargs -0 gofmt -l)
+	local unformatted gofmt=gofmt
+	# Go's own tarball puts gofmt beside go in $GOROOT/bin, which PATH may not name.
+	command -v gofmt >/dev/null || gofmt=$(go env GOROOT)/bin/gofmt
+	unformatted=$(find . \( -name .git -o -name .bin -o -name .work \) -prune -o -name '*.go' -print0 | xargs -0 "$gofmt" -l)
 	[[ -z $unformatted ]] || die "not gofmt-formatted (run gofmt -w):"$'\n'"$unformatted"
 
 	say "go vet"
