@@ -222,14 +222,43 @@ demo() {
 	pids+=($!)
 	wait_for "$target" / "$tmp/target.log" "$!"
 
-	local start code=0
+	local start code=0 penelopa
 	start=$(date +%s)
 	say "running: k6-penelopa run --out penelopa=http://$vm/api/v1/write examples/test-script.js"
+	# In the background, so that a SIGTERM to this script reaches k6-penelopa (which stops k6
+	# gracefully and delivers what is left) instead of leaving it and its k6 running while the
+	# EXIT trap stops the receiver and the target. A terminal's Ctrl-C reaches k6-penelopa
+	# directly (one process group), so INT only has to keep this script alive until it is done.
 	K6_NO_USAGE_REPORT=true TARGET_URL="http://$target" PENELOPA_TREND_STATS='p(95),p(99),avg' \
-		"$PENELOPA_BIN" run --out "penelopa=http://$vm/api/v1/write" examples/test-script.js || code=$?
+		"$PENELOPA_BIN" run --out "penelopa=http://$vm/api/v1/write" examples/test-script.js &
+	penelopa=$!
+	pids+=("$penelopa")
+	# shellcheck disable=SC2064 # expand the pid now
+	trap "kill -TERM $penelopa 2>/dev/null || true" TERM
+	trap : INT
+	wait_pid "$penelopa" || code=$?
+	trap - TERM INT
 	say "k6-penelopa exited with code $code; what VictoriaMetrics received:"
 	go run ./e2e/cmd/report -url "http://$vm" -since "$start"
 	return "$code"
+}
+
+# wait_pid waits for the background process pid and returns its exit code. A trapped signal
+# interrupts wait (which then returns 128+n while pid still runs): wait again.
+wait_pid() {
+	local rc again
+	while :; do
+		rc=0
+		wait "$1" || rc=$?
+		((rc > 128)) || return "$rc"
+		kill -0 "$1" 2>/dev/null && continue
+		# pid has ended: rc is its own code, or a signal interrupted wait just before it ended,
+		# and then bash still holds its code for a second wait (which otherwise fails with 127).
+		again=0
+		wait "$1" 2>/dev/null || again=$?
+		((again == 127)) && return "$rc"
+		return "$again"
+	done
 }
 
 # http_ok tells whether an HTTP server on host:port answers GET path with 200 (no curl needed).
