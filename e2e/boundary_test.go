@@ -9,10 +9,11 @@ import (
 	"testing"
 )
 
-// forbiddenModule matches a module path this project must never depend on: k6 and the AGPL
-// Grafana projects (see README.md, "Why beside stock k6"). k6 runs beside penelopa as a
+// forbiddenModule matches a module path this project must never depend on, as build.sh's
+// FORBIDDEN_MODULES does: k6 (also under its old loadimpact path), its xk6 extensions, and the
+// AGPL Grafana projects (see README.md, "Why beside stock k6"). k6 runs beside penelopa as a
 // program instead.
-var forbiddenModule = regexp.MustCompile(`(^|[\s"])(go\.k6\.io/k6|github\.com/grafana/(grafana|loki|tempo))([/@\s"]|$)`)
+var forbiddenModule = regexp.MustCompile(`(^|[\s"])((go\.k6\.io/k6|github\.com/loadimpact/k6|github\.com/grafana/(grafana|loki|tempo|mimir|pyroscope))([/@\s"]|$)|github\.com/grafana/xk6-)`)
 
 // TestBoundaryMatcher pins what forbiddenModule catches and what it lets through.
 func TestBoundaryMatcher(t *testing.T) {
@@ -32,6 +33,11 @@ func TestBoundaryMatcher(t *testing.T) {
 		{"github.com/grafana/pyroscope-go v1.0.0", false},
 		{"github.com/grafana/lokiclient v1.0.0", false},
 		{"go.k6.io/xk6 v1.0.0", false},
+		{"github.com/loadimpact/k6 v0.26.0", true},
+		{"github.com/grafana/mimir v2.10.0", true},
+		{"github.com/grafana/pyroscope v1.1.0", true},
+		{"github.com/grafana/xk6-output-prometheus-remote v0.3.0", true},
+		{"github.com/grafana/mimir-prometheus v0.0.0", false},
 		{"example.com/go.k6.io/k6 v1.0.0", false},
 	}
 	for _, tc := range cases {
