@@ -592,15 +592,21 @@ func TestReplayInterrupted(t *testing.T) {
 	}
 }
 
-// TestReplayEndpointDown: a replay stops with an error after two flushes lost to exhausted
-// retries, rather than spending the retry budget on every flush of the file.
-func TestReplayEndpointDown(t *testing.T) {
+// closedURL returns a remote-write URL on 127.0.0.1 where nothing listens.
+func closedURL(t *testing.T) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	closed := "http://" + ln.Addr().String() + "/api/v1/write"
-	_ = ln.Close()
+	defer ln.Close()
+	return "http://" + ln.Addr().String() + "/api/v1/write"
+}
+
+// TestReplayEndpointDown: a replay stops with an error after two flushes lost to exhausted
+// retries, rather than spending the retry budget on every flush of the file.
+func TestReplayEndpointDown(t *testing.T) {
+	closed := closedURL(t)
 	input, _ := syntheticStream()
 	rp, err := NewReplay(Params{Argument: "url=" + closed + ",push_interval=5s,max_retries=0,stop_timeout=1s", Hostname: "h", Stderr: io.Discard})
 	if err != nil {
@@ -620,12 +626,7 @@ func TestReplayEndpointDown(t *testing.T) {
 // TestReplayShortEndpointDown: a stream too short for two lost flushes still ends with the
 // endpoint reported unreachable, once its final flush could not be delivered.
 func TestReplayShortEndpointDown(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed := "http://" + ln.Addr().String() + "/api/v1/write"
-	_ = ln.Close()
+	closed := closedURL(t)
 	input := `{"type":"Metric","data":{"name":"reqs","type":"counter","contains":"default"},"metric":"reqs"}
 {"metric":"reqs","type":"Point","data":{"time":"2026-12-02T12:00:00Z","value":1,"tags":{}}}
 `
