@@ -150,7 +150,7 @@ func RedactURL(u string) string {
 	}
 	if p, err := url.Parse(scheme + rest); err == nil && (p.User == nil || masked && p.User.String() == redacted) {
 		p.User = nil
-		p.RawQuery = redactQuery(p.RawQuery)
+		p.RawQuery, _ = redactQuery(p.RawQuery)
 		return p.String()
 	}
 	if q := strings.IndexByte(rest, '?'); q >= 0 {
@@ -158,7 +158,8 @@ func RedactURL(u string) string {
 		if h := strings.IndexByte(query, '#'); h >= 0 {
 			query, frag = query[:h], query[h:]
 		}
-		rest = rest[:q+1] + redactQuery(query) + frag
+		query, _ = redactQuery(query)
+		rest = rest[:q+1] + query + frag
 	}
 	return scheme + rest
 }
@@ -174,31 +175,29 @@ func URLHasCredentials(u string) bool {
 		return false
 	}
 	query, _, _ = strings.Cut(query, "#")
-	for _, kv := range strings.Split(query, "&") {
-		if name, _, hasValue := strings.Cut(kv, "="); hasValue && secretParam(name) {
-			return true
-		}
-	}
-	return false
+	_, masked := redactQuery(query)
+	return masked
 }
 
 // redacted stands in for what RedactURL hides.
 const redacted = "xxxxx"
 
 // redactQuery masks the values of the parameters of the raw query q whose names look like
-// credentials, keeping the rest (VictoriaMetrics' extra_label, for one) as written.
-func redactQuery(q string) string {
+// credentials, keeping the rest (VictoriaMetrics' extra_label, for one) as written, and
+// reports whether it masked any.
+func redactQuery(q string) (string, bool) {
 	if q == "" {
-		return q
+		return q, false
 	}
+	masked := false
 	parts := strings.Split(q, "&")
 	for i, kv := range parts {
 		name, _, hasValue := strings.Cut(kv, "=")
 		if hasValue && secretParam(name) {
-			parts[i] = name + "=" + redacted
+			parts[i], masked = name+"="+redacted, true
 		}
 	}
-	return strings.Join(parts, "&")
+	return strings.Join(parts, "&"), masked
 }
 
 // secretParam reports whether a query parameter's name suggests its value is a credential.
