@@ -187,6 +187,18 @@ func (r *Reader) line(line []byte) {
 			r.nPoints++
 			return
 		}
+		// A new series (or an undeclared metric) whose tags hold no escape: insert it from
+		// what the scanner read, as point would after parsing the line again with fastjson.
+		if tags, ok := plainTags(pf.tags, r.tags[:0]); ok {
+			r.tags = tags
+			r.nLines++
+			if err := r.tbl.Insert(pf.name, pf.tags, tags, pf.value); err != nil {
+				r.nBad++
+				return
+			}
+			r.nPoints++
+			return
+		}
 	}
 	if len(bytes.TrimSpace(line)) == 0 {
 		return

@@ -13,6 +13,8 @@ package ingest
 import (
 	"bytes"
 	"math"
+
+	"xk6-output-penelopa/series"
 )
 
 // pointFields are the parts of a Point line the table needs; slices alias the line.
@@ -360,4 +362,35 @@ func (s *scanner) number() (float64, bool) {
 		f = -f
 	}
 	return f, true
+}
+
+// plainTags splits the tags object scanPoint found (empty for none) into dst as name/value
+// pairs aliasing it, when no key or value holds an escape: then they are what fastjson's
+// decoding gives, and a new series can be inserted without parsing its line again. ok is false
+// for anything else, which takes the fastjson path.
+func plainTags(obj []byte, dst []series.Tag) ([]series.Tag, bool) {
+	if len(obj) == 0 {
+		return dst, true
+	}
+	s := scanner{b: obj}
+	if !s.consume('{') {
+		return dst, false
+	}
+	for first := true; ; first = false {
+		if s.consume('}') {
+			return dst, s.i == len(obj)
+		}
+		if !first && !s.consume(',') {
+			return dst, false
+		}
+		name, ok := s.plainString()
+		if !ok || !s.consume(':') {
+			return dst, false
+		}
+		value, ok := s.plainString()
+		if !ok {
+			return dst, false
+		}
+		dst = append(dst, series.Tag{Name: name, Value: value})
+	}
 }

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"bytes"
+	"fmt"
 	"math"
 	"os"
 	"strconv"
@@ -9,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/valyala/fastjson"
+
+	"xk6-output-penelopa/series"
 )
 
 // slowPoint extracts what scanPoint does, through fastjson (the reference).
@@ -54,6 +57,36 @@ func checkAgrees(t *testing.T, p *fastjson.Parser, line []byte) {
 		math.Float64bits(fast.value) != math.Float64bits(slow.value) {
 		t.Fatalf("%q:\n fast %q %q %v\n slow %q %q %v", line, fast.name, fast.tags, fast.value, slow.name, slow.tags, slow.value)
 	}
+	// The tags a new series is inserted with straight from the scan (plainTags) are those
+	// fastjson decodes, pair for pair.
+	if tags, ok := plainTags(fast.tags, nil); ok {
+		if want := slowTags(t, p, line); fmt.Sprintf("%q", tags) != fmt.Sprintf("%q", want) {
+			t.Fatalf("%q: plainTags %q, fastjson %q", line, tags, want)
+		}
+	}
+}
+
+// slowTags decodes a point's tags with fastjson, as ingest's point does.
+func slowTags(t *testing.T, p *fastjson.Parser, line []byte) []series.Tag {
+	t.Helper()
+	v, err := p.ParseBytes(line)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []series.Tag
+	tags := v.Get("data", "tags")
+	if tags == nil || tags.Type() != fastjson.TypeObject {
+		return out
+	}
+	obj, _ := tags.Object()
+	obj.Visit(func(key []byte, tv *fastjson.Value) {
+		s, err := tv.StringBytes()
+		if err != nil {
+			t.Fatalf("%q: tag %q is not a string: %v", line, key, err)
+		}
+		out = append(out, series.Tag{Name: append([]byte(nil), key...), Value: append([]byte(nil), s...)})
+	})
+	return out
 }
 
 // checkLayout checks layoutPoint against scanPoint on one line.
