@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/net/http/httpguts"
+
 	"xk6-output-penelopa/logs"
 	"xk6-output-penelopa/sender"
 	"xk6-output-penelopa/series"
@@ -554,24 +556,10 @@ func badArgument(first string) error {
 	hint := ""
 	if name, _, ok := strings.Cut(first, ":"); strings.Contains(first, "//") || strings.Contains(first, "@") {
 		hint = "; a URL must start with http:// or https://"
-	} else if ok && isToken(strings.TrimSpace(name)) {
+	} else if ok && httpguts.ValidHeaderFieldName(strings.TrimSpace(name)) {
 		hint = "; a header goes in headers=name:value"
 	}
 	return fmt.Errorf("config: --out penelopa=ARG is not valid: %s%s (ARG is not shown: it may hold a secret); expected a URL or key=value pairs separated by commas", why, hint)
-}
-
-// isToken reports whether s is an RFC 7230 token, the form of a header name.
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		b := s[i]
-		if (b < 'a' || b > 'z') && (b < 'A' || b > 'Z') && (b < '0' || b > '9') && !strings.ContainsRune("!#$%&'*+-.^_`|~", rune(b)) {
-			return false
-		}
-	}
-	return true
 }
 
 func unknownKey(k, where string) error {
@@ -843,7 +831,7 @@ func parseHeaders(v string) ([][2]string, error) {
 		if !ok || name == "" {
 			return nil, errForm
 		}
-		if !isToken(name) {
+		if !httpguts.ValidHeaderFieldName(name) {
 			// Not quoted: without its ':' a value could have run into the name.
 			return nil, fmt.Errorf("the name of header %d holds %s, which a header name (an RFC 7230 token) cannot", i+1, describeNonToken(name))
 		}
@@ -865,7 +853,7 @@ func parseHeaders(v string) ([][2]string, error) {
 func describeNonToken(s string) string {
 	for i := 0; i < len(s); i++ {
 		switch b := s[i]; {
-		case isToken(s[i : i+1]):
+		case httpguts.ValidHeaderFieldName(s[i : i+1]):
 		case b == ' ':
 			return "a space"
 		case b > ' ' && b < 0x7f:
