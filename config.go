@@ -717,9 +717,10 @@ func isHTTPURL(v string) bool {
 	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
 
-// showURL quotes a rejected URL for an error message without its user:password part.
+// showURL quotes a rejected URL for an error message without what RedactURL hides (its
+// user:password, credential-like query values); any other URL as written.
 func showURL(v string) string {
-	if strings.Contains(v, "@") {
+	if sender.URLHasCredentials(v) {
 		return strconv.Quote(sender.RedactURL(v))
 	}
 	return strconv.Quote(v)

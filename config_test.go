@@ -192,6 +192,8 @@ func TestConfigErrors(t *testing.T) {
 			[]string{`unknown key "bogus"`, "--out penelopa", "push_interval"}, nil},
 		{"not a URL", nil, "url=ftp://x/y",
 			[]string{"url", `"ftp://x/y"`, "an http:// or https:// URL"}, nil},
+		{"not a URL, a token in its query", map[string]string{"PENELOPA_METRICS_URL": "ftp://h/w?api_key=s3cret"}, "",
+			[]string{"url (PENELOPA_METRICS_URL)", "api_key=xxxxx", "an http:// or https:// URL"}, []string{"s3cret"}},
 		{"URL without host", map[string]string{"PENELOPA_METRICS_URL": "http://"}, "",
 			[]string{"url (PENELOPA_METRICS_URL)", `"http://"`}, nil},
 		{"bad batch size", map[string]string{"PENELOPA_BATCH_SIZE": "0"}, "",
