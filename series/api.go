@@ -16,9 +16,9 @@
 // become one series fed by all their tag sets). A tag named like a const label (or __name__)
 // becomes exported_<name>; of several tags sanitising to one name the first in byte order of
 // the original names keeps it and each other one gets the next of name_2, name_3... that no
-// label of the set has, so series differing in any tag stay apart. Labels are sorted by name and encoded once per k6 series, in one
-// block its output series share; each adds its family's __name__ label, encoded once per
-// family, when the flush hands it out (see entry).
+// label of the set has, so series differing in any tag stay apart. Labels are sorted by name
+// and encoded once per k6 series, in one block its output series share; each adds its
+// family's __name__ label, encoded once per family, when the flush hands it out (see entry).
 //
 // Concurrency: ingest must never wait for a flush's work. The ingest goroutine takes the lock
 // (Lock/Unlock) once per block of lines and calls Declare, Observe and Insert under it.
@@ -613,7 +613,8 @@ func (t *Table) Conflicts() (first []string, total int) {
 // Metadata appends the metadata of every output family of the metrics declared so far, one
 // entry per family, in declaration order, and returns dst. The list only ever grows (a new
 // metric appends its families), so a caller can tell that new families appeared from its
-// length. No two metrics share a family (see ErrNameConflict). It copies a cached list: no allocation when dst has room.
+// length. No two metrics share a family (see ErrNameConflict). It copies a cached list: no
+// allocation when dst has room.
 func (t *Table) Metadata(dst []Meta) []Meta {
 	t.mu.Lock()
 	defer t.mu.Unlock()

@@ -136,8 +136,8 @@ func k6Table(b *testing.B, n int, opts Options) (*Table, [][]byte) {
 // BenchmarkFlushEncode measures a whole flush on the table's side: Snapshot, then encoding
 // every sample as remote write 1.0 (encoder.AppendTimeSeries into a reused buffer) in requests
 // of 2,000 samples (the default batch_size), each compressed with s2.EncodeSnappy into a
-// reused buffer, as output.go does. Between flushes (untimed) one tag set in ten gets a new point, so Snapshot recomputes
-// the p(99) of 10% of the trends.
+// reused buffer, as output.go does. Between flushes (untimed) one tag set in ten gets a new
+// point, so Snapshot recomputes the p(99) of 10% of the trends.
 func BenchmarkFlushEncode(b *testing.B) {
 	for _, series := range []int{100_000, 600_000} {
 		b.Run(fmt.Sprintf("series=%d", series), func(b *testing.B) {

@@ -338,8 +338,9 @@ func growPipe(f *os.File) {
 }
 
 // childEnv is environ without penelopa's credentials (password, bearer token, headers, and the
-// URL when it holds a user:password or a credential in its query), which k6 does not need and a test script could otherwise
-// read from __ENV or a k6 log could show. Every other variable, PENELOPA_* included, passes.
+// URL when it holds a user:password or a credential in its query), which k6 does not need and
+// a test script could otherwise read from __ENV or a k6 log could show. Every other variable,
+// PENELOPA_* included, passes.
 func childEnv(environ []string) []string {
 	secret, urlEnv := map[string]bool{}, ""
 	for _, o := range penelopa.Options() {
