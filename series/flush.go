@@ -2,7 +2,7 @@ package series
 
 import (
 	"math"
-	"slices"
+	mathbits "math/bits"
 	"time"
 
 	"xk6-output-penelopa/encoder"
@@ -43,7 +43,6 @@ func (t *Table) snapshot(dst []Sample, sink Sink) []Sample {
 	defer t.flushMu.Unlock()
 	dir, n, epoch := t.swap()
 	group := -1
-	fresh := t.fresh // sorted: walked along with i
 	for i := range n {
 		if t.groupOuts > 0 && i&(groupUnit-1) == 0 {
 			dst, group = t.startGroup(dst, i, group, sink)
@@ -52,9 +51,9 @@ func (t *Table) snapshot(dst []Sample, sink Sink) []Sample {
 		if !e.listed {
 			continue
 		}
-		isFresh := len(fresh) > 0 && fresh[0] == i
+		isFresh := t.fresh[i>>6]&(1<<(i&63)) != 0
 		if isFresh {
-			fresh = fresh[1:]
+			t.fresh[i>>6] &^= 1 << (i & 63)
 		}
 		m := t.fmlist[e.metric]
 		dst = emit(dst, len(m.outNames), sink)
@@ -100,6 +99,7 @@ func (t *Table) final(dst []Sample, sink Sink) []Sample {
 			}
 		}
 	}
+	clear(t.fresh) // Final hands out no value; a series it kept (a point came meanwhile) is not new to the next flush
 	return emit(dst, cap(dst)+1, sink)
 }
 
@@ -124,8 +124,7 @@ func (t *Table) swap() ([]*chunk, int32, uint64) {
 	t.epoch++
 	epoch := t.epoch
 	p := epoch & 1
-	ended := t.changed[p^1]
-	t.changed[p] = t.changed[p][:0] // taken in by the previous flush
+	ended := t.changed[p^1] // t.changed[p], the previous flush's, it left all clear
 	if t.pendHead >= 0 {
 		slotAt(t.slots, t.pendTail).nextFree = t.reuse
 		t.reuse = t.pendHead
@@ -136,22 +135,30 @@ func (t *Table) swap() ([]*chunk, int32, uint64) {
 	t.mu.Unlock()
 
 	same := t.gen > 0 && !t.layoutChanged
-	t.fresh = t.fresh[:0]
-	for _, i := range ended {
-		e := slotAt(dir, i)
-		if !e.listed {
-			same = false // a new series
-			t.fresh = append(t.fresh, i)
-			if t.groupOuts > 0 {
-				t.assignRefs(i, e)
-			}
+	if words := (int(n) + 63) >> 6; len(t.fresh) < words {
+		t.fresh = growBits(t.fresh, words-1) // all clear: the last flush handed every fresh slot out
+	}
+	for w, bits := range ended {
+		if bits == 0 {
+			continue
 		}
-		t.takeIn(e, p^1)
+		ended[w] = 0
+		for ; bits != 0; bits &= bits - 1 {
+			i := int32(w<<6 | mathbits.TrailingZeros64(bits))
+			e := slotAt(dir, i)
+			if !e.listed {
+				same = false // a new series
+				t.fresh[w] |= 1 << (i & 63)
+				if t.groupOuts > 0 {
+					t.assignRefs(i, e)
+				}
+			}
+			t.takeIn(e, p^1)
+		}
 	}
 	if t.groupOuts > 0 {
 		t.compactGroups(dir, n)
 	}
-	slices.Sort(t.fresh)
 	t.layoutChanged = false
 	t.sameLayout.Store(same)
 	return dir, n, epoch
