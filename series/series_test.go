@@ -932,3 +932,22 @@ func TestTagNameCollisions(t *testing.T) {
 		})
 	}
 }
+
+// TestEqualTagsTailFirst: the tail-first compare answers exactly as bytes.Equal.
+func TestEqualTagsTailFirst(t *testing.T) {
+	tests := []struct{ a, b string }{
+		{"", ""},
+		{"{}", "{}"},
+		{"{}", "{ }"},
+		{`{"a":"1"}`, `{"a":"1"}`},
+		{`{"a":"1"}`, `{"a":"2"}`},
+		{`{"a":"1","url":"http://x/1"}`, `{"b":"1","url":"http://x/1"}`}, // same tail, head differs
+		{`{"a":"1","url":"http://x/1"}`, `{"a":"1","url":"http://x/2"}`},
+		{`{"a":"1","url":"http://x/1"}`, `{"a":"1","url":"http://x/12"}`},
+	}
+	for _, tt := range tests {
+		if got, want := equalTagsTailFirst([]byte(tt.a), []byte(tt.b)), bytes.Equal([]byte(tt.a), []byte(tt.b)); got != want {
+			t.Errorf("equalTagsTailFirst(%q, %q) = %v, want %v", tt.a, tt.b, got, want)
+		}
+	}
+}
