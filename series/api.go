@@ -231,7 +231,7 @@ type metric struct {
 // (tsNext), at most one per metric, so neither a second copy of the label set nor an index
 // entry per series is kept for these lookups.
 //
-// An entry holds one pointer (ts) and packs the rest into 88 bytes: the metric and a trend's
+// An entry holds one pointer (ts) and packs the rest into 80 bytes: the metric and a trend's
 // histograms are numbers into the table's lists (metricAt, trendAt), not pointers.
 type entry struct {
 	// Identity: written by ingest, under the lock, when it takes the slot for a new series;
@@ -244,15 +244,24 @@ type entry struct {
 	// none; kept across slot reuse for the slot's next trend.
 	tr int32
 
-	// state is the epoch ingest last claimed the series in (its first point of that epoch),
+	// state is the epoch ingest last claimed the series in (its first point of that epoch;
+	// the epoch's low 32 bits, which wrap only after 2^32-1 flushes, 680 years at one a 5 s),
 	// or dead once the flush evicted it. The one field both sides write: ingest claims with a
 	// compare-and-swap from its last claim, the flush evicts with one from what it loaded,
 	// so a series is either evicted or written in an epoch, never both.
-	state atomic.Uint64
+	state atomic.Uint32
 
 	// Ingest's: read and written under the lock only.
 	firstKey int32 // first other raw key pointing here (tag sets merged by giving the same labels), -1 for none; linked while ownKey or firstKey >= 0
 	tsNext   int32 // next linked entry of the same tagset (tagset.first), -1 at the end
+
+	// link is, while the series is listed, the generation of the last point the flush has
+	// taken in (modulo 2^32; the flush's, see lastGen); once the flush has evicted it, the
+	// next slot in the flush's pending chain and then, handed over under the lock, in
+	// ingest's reuse chain (see nextFree). A slot is in a chain only while unlisted and dead,
+	// and listed again only after ingest took it out of the reuse chain, so the two never
+	// overlap; sharing the word keeps the entry at 80 bytes.
+	link uint32
 
 	// f holds the float state, owned by kind. A counter, gauge or rate keeps in f[0:2] and
 	// f[2:4] the aggregate copies of epoch parity 0 and 1 (counter total, gauge last, rate
@@ -260,14 +269,16 @@ type entry struct {
 	// flush last took in (the flush's). A trend aggregates in its histograms, so the flush
 	// keeps its stats here, when there are at most len(f) (see Table.statsOf).
 	f [6]float64
-
-	// nextFree links an evicted slot into the flush's pending chain and then, handed over
-	// under the lock, into ingest's reuse chain.
-	nextFree int32
-
-	// The flush's: read and written by Snapshot and Final only, never under the lock.
-	lastGen uint32 // generation of the last point the flush has taken in (modulo 2^32); also listed, above
 }
+
+// lastGen returns the generation of the last point the flush took in for listed entry e.
+func (e *entry) lastGen() uint32 { return e.link }
+
+// nextFree returns the slot after e, evicted, in its chain; -1 at the end.
+func (e *entry) nextFree() int32 { return int32(e.link) }
+
+// setNextFree links evicted e to slot i in its chain (-1: the end).
+func (e *entry) setNextFree(i int32) { e.link = uint32(i) }
 
 // maxMetrics is how many metrics a table takes: entry.metric is 16 bits.
 const maxMetrics = math.MaxUint16 + 1
@@ -305,10 +316,10 @@ type trend struct {
 }
 
 // dead is entry.state once the flush has evicted the series.
-const dead = math.MaxUint64
+const dead = math.MaxUint32
 
 // Slots live in fixed chunks that never move, so the flush can read an entry while ingest
-// adds entries to the table. 1,024 slots of 88 bytes are exactly 11 pages of the Go heap (and
+// adds entries to the table. 1,024 slots of 80 bytes are exactly 10 pages of the Go heap (and
 // 1,024 raw keys one page, 1,024 symbol-id slices exactly a size class): no chunk rounds up.
 const (
 	chunkShift = 10
@@ -754,14 +765,15 @@ func (t *Table) lookupKey(name, rawTags []byte, h uint64, known []byte) (int32, 
 func (t *Table) claim(ei int32) bool {
 	e := slotAt(t.slots, ei)
 	w := e.state.Load() // only ingest moves it off dead, so a live value is its own last claim
-	if w == t.epoch {
+	epoch := uint32(t.epoch)
+	if w == epoch {
 		return true
 	}
-	if w == dead || !e.state.CompareAndSwap(w, t.epoch) {
+	if w == dead || !e.state.CompareAndSwap(w, epoch) {
 		return false
 	}
 	p := t.epoch & 1
-	if w&1 != p {
+	if uint64(w&1) != p {
 		if t.mlist[e.metric].kind == Trend { // e.tr may also be a former trend's, kept for the slot's next trend
 			tr := trendAt(t.trends, e)
 			tr.h[p].syncFrom(&tr.h[p^1])
@@ -998,7 +1010,7 @@ func (t *Table) tagName(b []byte) string {
 func (t *Table) takeSlot() int32 {
 	ei := t.reuse
 	if ei >= 0 {
-		t.reuse = slotAt(t.slots, ei).nextFree
+		t.reuse = slotAt(t.slots, ei).nextFree()
 		t.unlink(ei)
 		return ei
 	}
@@ -1031,7 +1043,7 @@ func (t *Table) newEntry(ei int32, m *metric, ts *tagset) {
 		}
 		trendAt(t.trends, e).h[p].reset(t.maxBuckets, t.histSchema)
 	}
-	e.state.Store(t.epoch)
+	e.state.Store(uint32(t.epoch))
 	t.markChanged(p, ei)
 	t.live.Add(1)
 }

@@ -58,7 +58,7 @@ func (t *Table) snapshot(dst []Sample, sink Sink) []Sample {
 		m := t.fmlist[e.metric]
 		dst = emit(dst, len(m.outNames), sink)
 		from := len(dst)
-		if t.ttl > 0 && uint64(uint32(t.gen)-e.lastGen) >= t.ttl && t.evict(dir, i, epoch) {
+		if t.ttl > 0 && uint64(uint32(t.gen)-e.lastGen()) >= t.ttl && t.evict(dir, i, epoch) {
 			dst = appendStale(dst, e, m)
 		} else {
 			dst = t.appendValues(dst, e, m, isFresh)
@@ -126,7 +126,7 @@ func (t *Table) swap() ([]*chunk, int32, uint64) {
 	p := epoch & 1
 	ended := t.changed[p^1] // t.changed[p], the previous flush's, it left all clear
 	if t.pendHead >= 0 {
-		slotAt(t.slots, t.pendTail).nextFree = t.reuse
+		slotAt(t.slots, t.pendTail).setNextFree(t.reuse)
 		t.reuse = t.pendHead
 		t.pendHead, t.pendTail = -1, -1
 	}
@@ -175,7 +175,7 @@ func (t *Table) SameLayout() bool { return t.sameLayout.Load() }
 // does not write during this epoch.
 func (t *Table) takeIn(e *entry, p uint64) {
 	e.listed = true
-	e.lastGen = uint32(t.gen)
+	e.link = uint32(t.gen) // lastGen
 	switch t.fmlist[e.metric].kind {
 	case Counter, Gauge, Rate:
 		e.f[4], e.f[5] = e.f[2*p], e.f[2*p+1]
@@ -257,7 +257,7 @@ func appendStale(dst []Sample, e *entry, m *metric) []Sample {
 // unlinks it from its lookups later (see Table.unlink).
 func (t *Table) evict(dir []*chunk, i int32, epoch uint64) bool {
 	e := slotAt(dir, i)
-	if w := e.state.Load(); w == epoch || !e.state.CompareAndSwap(w, dead) {
+	if w := e.state.Load(); w == uint32(epoch) || !e.state.CompareAndSwap(w, dead) {
 		return false
 	}
 	t.live.Add(-1)
@@ -266,9 +266,9 @@ func (t *Table) evict(dir []*chunk, i int32, epoch uint64) bool {
 	if t.groupOuts > 0 {
 		t.releaseRefs(i) // the staleness markers still read them: a release only counts
 	}
-	e.nextFree = -1
+	e.setNextFree(-1)
 	if t.pendTail >= 0 {
-		slotAt(dir, t.pendTail).nextFree = i
+		slotAt(dir, t.pendTail).setNextFree(i)
 	} else {
 		t.pendHead = i
 	}

@@ -271,7 +271,7 @@ func TestHeapPerSeries(t *testing.T) {
 }
 
 // TestChunkSizes checks the sizes the table's memory per series rests on: an entry packed into
-// 88 bytes and every fixed chunk exactly a size the Go heap allocates without rounding up (a
+// 80 bytes and every fixed chunk exactly a size the Go heap allocates without rounding up (a
 // whole number of 8 KiB pages).
 func TestChunkSizes(t *testing.T) {
 	const page = 8192
@@ -280,8 +280,8 @@ func TestChunkSizes(t *testing.T) {
 		size, max uintptr
 		pages     bool
 	}{
-		{"entry", unsafe.Sizeof(entry{}), 88, false},
-		{"slot chunk", unsafe.Sizeof(chunk{}), 11 * page, true},
+		{"entry", unsafe.Sizeof(entry{}), 80, false},
+		{"slot chunk", unsafe.Sizeof(chunk{}), 10 * page, true},
 		{"trend chunk", unsafe.Sizeof(trendChunk{}), 7 * page, true},
 		{"raw key chunk", unsafe.Sizeof([chunkLen]rawKey{}), 8192, true},
 	} {
