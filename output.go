@@ -96,7 +96,7 @@ func New(p Params) (*Output, error) {
 	if stderr == nil {
 		stderr = io.Discard
 	}
-	log := logs.New(stderr, cfg.LogLevel)
+	log := logs.Sink{W: stderr, Format: p.LogFormat, Floor: p.LogFloor}.Logger(cfg.LogLevel)
 	for _, w := range cfg.Warnings {
 		log.Warnf("%s", w)
 	}

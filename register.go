@@ -7,6 +7,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+
+	"xk6-output-penelopa/logs"
 )
 
 // OutputName is the name users give to --out to select penelopa.
@@ -33,8 +35,13 @@ type Params struct {
 	// ExecutionSegment is k6's --execution-segment, labelling the series of one part of a
 	// distributed test; empty or the whole test ("0:1") adds no label.
 	ExecutionSegment string
-	// Stderr receives log lines.
+	// Stderr receives log lines: stderr, or where k6's --log-output sends them.
 	Stderr io.Writer
+	// LogFormat is how log lines are written, after k6's --log-format (zero: text).
+	LogFormat logs.Format
+	// LogFloor drops log lines below it whatever log_level says: the level= of k6's
+	// --log-output file=PATH,level=L (zero: none dropped).
+	LogFloor logs.Level
 	// Version is penelopa's version, sent as User-Agent.
 	Version string
 }

@@ -51,7 +51,13 @@ func (l *launcher) main() int {
 	if len(l.args) > 0 && l.args[0] == "replay" {
 		return l.replay(l.args[1:]) // a saved k6 results file: k6 itself is not run
 	}
-	log := logs.New(l.stderr, logs.Info)
+	// Penelopa's own lines follow k6's --log-format and --log-output (see logDest).
+	dest := openLogDest(logSettings(l.args, l.env), l.stdout, l.stderr)
+	defer dest.close()
+	lg := loggers{log: dest.sink.Logger(logs.Info), must: dest.must.Logger(logs.Info)}
+	if dest.warning != "" {
+		lg.must.Warnf("%s", dest.warning)
+	}
 	k6, k6Err := l.findK6()
 	global, cmdArgs := globalFlags(l.args) // k6 -q run ...: global flags before the subcommand
 	if len(cmdArgs) == 0 || cmdArgs[0] != "run" {
@@ -64,24 +70,24 @@ func (l *launcher) main() int {
 			}
 		}
 		if k6Err != nil {
-			log.Errorf("%v", k6Err)
+			lg.must.Errorf("%v", k6Err)
 			return exitK6NotFound
 		}
-		return l.execK6(k6, l.args)
+		return l.execK6(k6, l.args, lg.must)
 	}
 
 	ours := func(name string) bool { _, ok := l.outputs[name]; return ok }
 	k6Args, spec, err := rewriteRunArgs(cmdArgs[1:], ours, fmt.Sprintf("/dev/fd/%d", streamFD))
 	if err != nil {
-		log.Errorf("%v", err)
+		lg.must.Errorf("%v", err)
 		return exitInvalidConfig
 	}
 	if k6Err != nil {
-		log.Errorf("%v", k6Err)
+		lg.must.Errorf("%v", k6Err)
 		return exitK6NotFound
 	}
 	if spec == nil {
-		return l.execK6(k6, l.args) // no --out penelopa: exactly `k6 run`
+		return l.execK6(k6, l.args, lg.must) // no --out penelopa: exactly `k6 run`
 	}
 
 	host, _ := os.Hostname()
@@ -90,22 +96,30 @@ func (l *launcher) main() int {
 		Env:              l.env,
 		Hostname:         host,
 		ExecutionSegment: executionSegment(k6Args, l.env),
-		Stderr:           l.stderr,
+		Stderr:           dest.sink.W,
+		LogFormat:        dest.sink.Format,
+		LogFloor:         dest.sink.Floor,
 		Version:          l.version,
 	})
 	if err != nil {
-		log.Errorf("%v", err)
+		lg.must.Errorf("%v", err)
 		return exitInvalidConfig
 	}
-	return l.runWithOutput(k6, slices.Concat(global, []string{"run"}, k6Args), out, log)
+	return l.runWithOutput(k6, slices.Concat(global, []string{"run"}, k6Args), out, lg)
+}
+
+// loggers are the launcher's own: log for lines the user may silence (--log-output none), must
+// for the end of the run and the errors that explain the exit code, which reach stderr then.
+type loggers struct {
+	log, must *logs.Logger
 }
 
 // runWithOutput runs k6 with the stream on descriptor 3 and the output reading it, then stops
 // the output and returns k6's exit code (or exitDropped, see fail_on_drop).
-func (l *launcher) runWithOutput(k6 string, args []string, out penelopa.StreamOutput, log *logs.Logger) int {
+func (l *launcher) runWithOutput(k6 string, args []string, out penelopa.StreamOutput, lg loggers) int {
 	r, w, err := os.Pipe()
 	if err != nil {
-		return l.stopEarly(out, log, fmt.Errorf("creating k6's stream pipe: %w", err))
+		return l.stopEarly(out, lg.must, fmt.Errorf("creating k6's stream pipe: %w", err))
 	}
 	growPipe(w)
 
@@ -129,7 +143,7 @@ func (l *launcher) runWithOutput(k6 string, args []string, out penelopa.StreamOu
 	if err := cmd.Start(); err != nil {
 		_ = w.Close()
 		_ = r.Close()
-		return l.stopEarly(out, log, fmt.Errorf("starting k6 %s: %w", k6, err))
+		return l.stopEarly(out, lg.must, fmt.Errorf("starting k6 %s: %w", k6, err))
 	}
 	_ = w.Close() // k6 holds the only write end now: EOF arrives when it exits
 	if watcher, ok := out.(interface{ WatchK6(pid int) }); ok {
@@ -176,10 +190,10 @@ wait:
 	select {
 	case err := <-readDone:
 		if err != nil {
-			log.Errorf("%v", err)
+			lg.must.Errorf("%v", err)
 		}
 	case <-time.After(readerGrace):
-		log.Warnf("k6's stream stayed open %s after k6 exited; flushing what was read", readerGrace)
+		lg.log.Warnf("k6's stream stayed open %s after k6 exited; flushing what was read", readerGrace)
 		cancelRead()
 		_ = r.Close()
 		<-readDone
@@ -195,18 +209,19 @@ wait:
 		}
 	}()
 	res := out.Stop(stopCtx)
+	// The summary and the dashboard link are the run's account: never silenced.
 	if res.Lost() {
-		log.Warnf("%s", res.Summary)
+		lg.must.Warnf("%s", res.Summary)
 	} else {
-		log.Infof("%s", res.Summary)
+		lg.must.Infof("%s", res.Summary)
 	}
 
 	if res.Link != "" {
-		log.Infof("dashboard of this run: %s", res.Link)
+		lg.must.Infof("dashboard of this run: %s", res.Link)
 	}
 	code := exitCode(waitErr)
 	if code == 0 && res.FailOnDrop && res.Lost() {
-		log.Errorf("%s and fail_on_drop is set", res.LostMessage())
+		lg.must.Errorf("%s and fail_on_drop is set", res.LostMessage())
 		return exitDropped
 	}
 	return code
@@ -236,10 +251,11 @@ func exitCode(err error) int {
 	return 1
 }
 
-// execK6 replaces this process with k6, so every subcommand behaves exactly as k6's own.
-func (l *launcher) execK6(k6 string, args []string) int {
+// execK6 replaces this process with k6, so every subcommand behaves exactly as k6's own; log
+// says why it could not.
+func (l *launcher) execK6(k6 string, args []string, log *logs.Logger) int {
 	err := syscall.Exec(k6, append([]string{"k6"}, args...), childEnv(os.Environ()))
-	logs.New(l.stderr, logs.Info).Errorf("running k6 %s: %v", k6, err)
+	log.Errorf("running k6 %s: %v", k6, err)
 	return exitK6NotFound
 }
 
