@@ -61,6 +61,13 @@ func (l *launcher) main() int {
 	k6, k6Err := l.findK6()
 	global, cmdArgs := globalFlags(l.args) // k6 -q run ...: global flags before the subcommand
 	if len(cmdArgs) == 0 || cmdArgs[0] != "run" {
+		switch helpTopic(cmdArgs) {
+		case "replay": // k6 knows nothing of it
+			fmt.Fprint(l.stdout, replayUsage)
+			return 0
+		case "k6":
+			fmt.Fprint(l.stdout, helpBanner(l.version)) // then k6's own help
+		}
 		if len(l.args) > 0 && l.args[0] == "version" {
 			if slices.Contains(l.args[1:], "--json") {
 				// stdout stays k6's JSON alone; the banner goes to stderr.
@@ -106,6 +113,27 @@ func (l *launcher) main() int {
 		return exitInvalidConfig
 	}
 	return l.runWithOutput(k6, slices.Concat(global, []string{"run"}, k6Args), out, lg)
+}
+
+// helpTopic tells a request for help from the arguments after the global flags: "k6" for
+// k6's own top-level help (help, -h, --help, or no subcommand at all), "replay" for `help
+// replay`, "" for anything else (k6's help of one of its commands included).
+func helpTopic(cmdArgs []string) string {
+	switch {
+	case len(cmdArgs) == 0, len(cmdArgs) == 1 && (cmdArgs[0] == "help" || cmdArgs[0] == "-h" || cmdArgs[0] == "--help"):
+		return "k6"
+	case len(cmdArgs) == 2 && cmdArgs[0] == "help" && cmdArgs[1] == "replay":
+		return "replay"
+	}
+	return ""
+}
+
+// helpBanner is what penelopa says of itself above k6's help: what it adds to k6.
+func helpBanner(version string) string {
+	return fmt.Sprintf(`k6-penelopa %s (penelopa output; runs the k6 below)
+  k6-penelopa run --out penelopa[=ARG] script.js   streams k6's metrics to Prometheus remote write
+  k6-penelopa replay --out penelopa[=ARG] FILE     sends a saved k6 results file (--out json=FILE); see replay --help
+`, version)
 }
 
 // loggers are the launcher's own: log for lines the user may silence (--log-output none), must

@@ -82,3 +82,43 @@ func TestFindK6(t *testing.T) {
 		})
 	}
 }
+
+func TestHelpTopic(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{nil, "k6"},
+		{[]string{"help"}, "k6"},
+		{[]string{"-h"}, "k6"},
+		{[]string{"--help"}, "k6"},
+		{[]string{"help", "replay"}, "replay"},
+		{[]string{"help", "run"}, ""},
+		{[]string{"run", "--help"}, ""},
+		{[]string{"version"}, ""},
+	}
+	for _, tc := range tests {
+		if got := helpTopic(tc.args); got != tc.want {
+			t.Errorf("helpTopic(%q) = %q, want %q", tc.args, got, tc.want)
+		}
+	}
+	if b := helpBanner("v1"); !strings.Contains(b, "k6-penelopa replay --out penelopa[=ARG] FILE") || !strings.HasPrefix(b, "k6-penelopa v1 ") {
+		t.Errorf("the banner does not name replay or the version:\n%s", b)
+	}
+}
+
+// TestHelpReplay: `help replay` is penelopa's to answer, k6 or not.
+func TestHelpReplay(t *testing.T) {
+	dir := t.TempDir()
+	stdout, stderr := tempFile(t, dir, "stdout"), tempFile(t, dir, "stderr")
+	l := &launcher{args: []string{"--no-color", "help", "replay"}, env: func(string) (string, bool) { return "", false }, stdout: stdout, stderr: stderr}
+	if code := l.main(); code != 0 {
+		t.Errorf("exit code %d", code)
+	}
+	if out := readFile(t, stdout.Name()); out != replayUsage {
+		t.Errorf("stdout %q, want the replay usage", out)
+	}
+	if errs := readFile(t, stderr.Name()); errs != "" {
+		t.Errorf("stderr %q", errs)
+	}
+}
