@@ -68,8 +68,8 @@ func (l *launcher) main() int {
 		case "k6":
 			fmt.Fprint(l.stdout, helpBanner(l.version)) // then k6's own help
 		}
-		if len(l.args) > 0 && l.args[0] == "version" {
-			if slices.Contains(l.args[1:], "--json") {
+		if len(cmdArgs) > 0 && cmdArgs[0] == "version" { // k6 --log-format json version too
+			if slices.Contains(cmdArgs[1:], "--json") {
 				// stdout stays k6's JSON alone; the banner goes to stderr.
 				fmt.Fprintf(l.stderr, "k6-penelopa %s (penelopa output; runs the k6 below)\n", l.version)
 			} else {

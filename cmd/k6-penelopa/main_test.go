@@ -122,3 +122,34 @@ func TestHelpReplay(t *testing.T) {
 		t.Errorf("stderr %q", errs)
 	}
 }
+
+// TestVersionBanner: penelopa's version comes first after global flags too; with --json it
+// goes to stderr, so stdout stays k6's JSON alone. K6_BINARY names no program here, so the
+// launcher stops after the banner.
+func TestVersionBanner(t *testing.T) {
+	tests := []struct {
+		args         []string
+		stdoutBanner bool
+	}{
+		{[]string{"version"}, true},
+		{[]string{"--log-format", "json", "-q", "version"}, true},
+		{[]string{"version", "--json"}, false},
+		{[]string{"--no-color", "version", "--json"}, false},
+	}
+	for _, tc := range tests {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			dir := t.TempDir()
+			stdout, stderr := tempFile(t, dir, "stdout"), tempFile(t, dir, "stderr")
+			missing := filepath.Join(dir, "no-k6")
+			l := &launcher{args: tc.args, env: func(k string) (string, bool) { return missing, k == "K6_BINARY" }, stdout: stdout, stderr: stderr, version: "v9"}
+			if code := l.main(); code != exitK6NotFound {
+				t.Errorf("exit code %d, want %d", code, exitK6NotFound)
+			}
+			const banner = "k6-penelopa v9 (penelopa output; runs the k6 below)\n"
+			out, errs := readFile(t, stdout.Name()), readFile(t, stderr.Name())
+			if tc.stdoutBanner && out != banner || !tc.stdoutBanner && (out != "" || !strings.HasPrefix(errs, banner)) {
+				t.Errorf("stdout %q, stderr %q", out, errs)
+			}
+		})
+	}
+}
