@@ -72,8 +72,7 @@ func (f Format) String() string {
 	}
 }
 
-// ParseFormat reads a --log-format value as k6 does: "json" and "raw" name those formats, and
-// anything else (k6 rejects nothing here) is text.
+// ParseFormat reads a --log-format value as k6 does: "json", "raw", and anything else is text.
 func ParseFormat(s string) Format {
 	switch s {
 	case "json":
