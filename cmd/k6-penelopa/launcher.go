@@ -132,7 +132,7 @@ func helpTopic(cmdArgs []string) string {
 func helpBanner(version string) string {
 	return fmt.Sprintf(`k6-penelopa %s (penelopa output; runs the k6 below)
   k6-penelopa run --out penelopa[=ARG] script.js   streams k6's metrics to Prometheus remote write
-  k6-penelopa replay --out penelopa[=ARG] FILE     sends a saved k6 results file (--out json=FILE); see replay --help
+  k6-penelopa replay --out penelopa[=ARG] FILE     sends a saved k6 results file again (replay --help)
 `, version)
 }
 
@@ -237,7 +237,7 @@ wait:
 		}
 	}()
 	res := out.Stop(stopCtx)
-	// The summary and the dashboard link are the run's account: never silenced.
+	// The summary and the dashboard link are the run's account: --log-output none keeps them.
 	if res.Lost() {
 		lg.must.Warnf("%s", res.Summary)
 	} else {
