@@ -72,13 +72,15 @@ func scanPoint(line []byte, withTime bool) (pf pointFields, ok bool) {
 	return pf, haveType && haveData && pf.name != nil && s.i == len(s.b) && (pf.timed || !withTime)
 }
 
-// The layout k6's JSON output writes every point in, field for field.
-var (
-	layoutHead  = []byte(`{"metric":"`)
-	layoutType  = []byte(`","type":"Point","data":{"time":"`)
-	layoutValue = []byte(`","value":`)
-	layoutTags  = []byte(`,"tags":`)
-	layoutTail  = []byte(`}}`)
+// The layout k6's JSON output writes every point in, field for field. Constants, so that
+// comparing a slice of the line with one compiles to a few word compares, not a call.
+const (
+	layoutHead  = `{"metric":"`
+	layoutType  = `","type":"Point"` // then layoutData and the time's quote: at most 16 bytes compare inline
+	layoutData  = `,"data":{"time":`
+	layoutValue = `","value":`
+	layoutTags  = `,"tags":`
+	layoutTail  = `}}`
 )
 
 // layoutPoint splits a line written exactly in k6's layout,
@@ -93,28 +95,41 @@ var (
 // so a quote inside them cannot be mistaken for their end. Anything else returns false and
 // goes the way of scanPoint.
 func layoutPoint(line []byte) (name, tags []byte, v float64, ok bool) {
-	if !bytes.HasPrefix(line, layoutHead) || !bytes.HasSuffix(line, layoutTail) {
+	if len(line) < len(layoutHead)+len(layoutTail) || string(line[:len(layoutHead)]) != layoutHead ||
+		string(line[len(line)-len(layoutTail):]) != layoutTail {
 		return nil, nil, 0, false
 	}
 	rest := line[len(layoutHead) : len(line)-len(layoutTail)]
-	end := bytes.IndexByte(rest, '"')
-	if end <= 0 || bytes.IndexByte(rest[:end], '\\') >= 0 {
+	end := plainEnd(rest)
+	if end <= 0 {
 		return nil, nil, 0, false
 	}
 	name, rest = rest[:end], rest[end:]
-	if !bytes.HasPrefix(rest, layoutType) {
+	const timeAt = len(layoutType) + len(layoutData) + 1 // past the time's opening quote
+	if len(rest) < timeAt || string(rest[:len(layoutType)]) != layoutType ||
+		string(rest[len(layoutType):timeAt-1]) != layoutData || rest[timeAt-1] != '"' {
 		return nil, nil, 0, false
 	}
-	rest = rest[len(layoutType):]
-	end = bytes.IndexByte(rest, '"')
-	if end < 0 || bytes.IndexByte(rest[:end], '\\') >= 0 || !bytes.HasPrefix(rest[end:], layoutValue) {
+	rest = rest[timeAt:]
+	end = plainEnd(rest)
+	if end < 0 || len(rest)-end < len(layoutValue) || string(rest[end:end+len(layoutValue)]) != layoutValue {
 		return nil, nil, 0, false
 	}
 	s := scanner{b: rest, i: end + len(layoutValue)}
-	if v, ok = s.number(); !ok || !bytes.HasPrefix(rest[s.i:], layoutTags) {
+	if v, ok = s.number(); !ok || len(rest)-s.i < len(layoutTags) || string(rest[s.i:s.i+len(layoutTags)]) != layoutTags {
 		return nil, nil, 0, false
 	}
 	return name, rest[s.i+len(layoutTags):], v, true
+}
+
+// plainEnd returns the index of the first '"' in b, or -1 when a backslash comes before it
+// or b has none: where a string without escapes ends, for layoutPoint.
+func plainEnd(b []byte) int {
+	q := bytes.IndexByte(b, '"')
+	if q < 0 || bytes.IndexByte(b[:q], '\\') >= 0 {
+		return -1
+	}
+	return q
 }
 
 // scanner walks a line; i is the next byte to read.
@@ -332,32 +347,40 @@ func (s *scanner) number() (float64, bool) {
 		i++
 	}
 	var mant uint64
-	digits, frac := 0, 0
+	frac := 0
 	intStart := i
-	for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
-		mant = mant*10 + uint64(b[i]-'0')
-		digits++
+	for ; i < len(b); i++ {
+		d := b[i] - '0'
+		if d > 9 {
+			break
+		}
+		mant = mant*10 + uint64(d)
 	}
-	if i == intStart || (b[intStart] == '0' && i-intStart > 1) {
+	digits := i - intStart
+	if digits == 0 || (b[intStart] == '0' && digits > 1) {
 		return 0, false
 	}
 	if i < len(b) && b[i] == '.' {
 		i++
 		fracStart := i
-		for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
-			mant = mant*10 + uint64(b[i]-'0')
-			digits++
+		for ; i < len(b); i++ {
+			d := b[i] - '0'
+			if d > 9 {
+				break
+			}
+			mant = mant*10 + uint64(d)
 		}
 		frac = i - fracStart
 		if frac == 0 {
 			return 0, false
 		}
+		digits += frac
 	}
 	if digits > 15 || (i < len(b) && (b[i] == 'e' || b[i] == 'E')) {
 		return 0, false
 	}
 	s.i = i
-	f := float64(mant) / math.Pow10(frac) // exact for frac <= 22
+	f := float64(mant) / math.Pow10(frac) // both exact (mant < 10^15, frac <= 15): one correctly rounded division
 	if neg {
 		f = -f
 	}

@@ -204,3 +204,41 @@ func TestNumber(t *testing.T) {
 		}
 	}
 }
+
+// TestPlainEnd checks plainEnd against its definition (the first quote, -1 when a backslash
+// comes first or there is none) for a quote, a backslash or both at every position of
+// strings up to 40 bytes, among bytes that differ from them in one bit only.
+func TestPlainEnd(t *testing.T) {
+	want := func(b []byte) int {
+		q := bytes.IndexByte(b, '"')
+		if q < 0 || bytes.IndexByte(b[:q], '\\') >= 0 {
+			return -1
+		}
+		return q
+	}
+	fill := []byte{'a', '"' ^ 1, '"' ^ 0x80, '\\' ^ 1, 0, 0xff, '#', '!'} // near misses of both
+	for n := 0; n <= 40; n++ {
+		for f := range fill {
+			b := bytes.Repeat(fill[f:f+1], n)
+			check := func() {
+				t.Helper()
+				if got := plainEnd(b); got != want(b) {
+					t.Fatalf("plainEnd(%q) = %d, want %d", b, got, want(b))
+				}
+			}
+			check()
+			for i := range n {
+				for _, c := range []byte{'"', '\\'} {
+					b[i] = c
+					check()
+					for j := i + 1; j < n; j++ {
+						b[j] = '"' + '\\' - c // the other one after it
+						check()
+						b[j] = fill[f]
+					}
+					b[i] = fill[f]
+				}
+			}
+		}
+	}
+}
