@@ -507,13 +507,13 @@ func (o *Output) encodeV1(samples []series.Sample, ts int64, withMeta bool) int 
 // growing allocates almost nothing more): 0.6-1 MiB of k6-penelopa's peak at 10,000 ids.
 // The few bytes over the exact size let the encoder's one-pass write take the last series.
 func (o *Output) sizeV1(samples []series.Sample, ts int64, withMeta bool) int {
-	size := 16
+	size := 0
 	if withMeta {
 		for _, m := range o.meta {
 			size += encoder.SizeMetricMetadata(m.Type, m.Family, m.Help, m.Unit)
 		}
 	}
-	for i := 0; i < len(samples) && i < o.cfg.BatchSize && size <= maxBodyBytes; i++ {
+	for i := 0; i < len(samples) && i < o.cfg.BatchSize && size <= maxBodyBytes; i++ { // as keep takes them
 		s := &samples[i]
 		switch {
 		case s.Hist != nil:
@@ -525,7 +525,7 @@ func (o *Output) sizeV1(samples []series.Sample, ts int64, withMeta bool) int {
 			size += encoder.SizeTimeSeries(&s.Labels, s.Value, ts)
 		}
 	}
-	return size
+	return size + 16
 }
 
 // roomFor returns buf emptied, or when it holds less than n bytes a new buffer of n and a
@@ -540,7 +540,7 @@ func roomFor(buf []byte, n int) []byte {
 // sizeV2 is sizeV1 for encodeV2 from the first sample's symbol group.
 func (o *Output) sizeV2(samples []series.Sample, ts int64) int {
 	syms := samples[0].V2.Symbols
-	size := 16 + len(syms.Block())
+	size := len(syms.Block())
 	for i := 0; i < len(samples) && i < o.cfg.BatchSize && samples[i].V2.Symbols == syms && size <= maxBodyBytes; i++ {
 		s := &samples[i]
 		refs := s.V2.Refs()
@@ -554,7 +554,7 @@ func (o *Output) sizeV2(samples []series.Sample, ts int64) int {
 			size += encoder.SizeTimeSeriesRefs2(&refs, s.V2.Meta(), s.Value, ts)
 		}
 	}
-	return size
+	return size + 16
 }
 
 // starts reports whether float sample s starts its series in this flush and gets a 0 before

@@ -497,3 +497,76 @@ func TestNameConflictWarned(t *testing.T) {
 		t.Errorf("malformed %d, want 2 (the refused declaration and its point)", res.Malformed)
 	}
 }
+
+// TestRequestSizedOnce checks that the size pass covers what the encoder writes, request by
+// request, in both protocols, for float series that start (a 0 before their value), rates,
+// trend stats or native histograms, with the metadata in the first 1.0 request and with
+// label values long enough that maxBodyBytes, not BatchSize, cuts requests: the buffer
+// is grown once before encoding, never by the encoder.
+func TestRequestSizedOnce(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		proto  int
+		native bool
+		long   int // bytes of each series' url label
+	}{
+		{"1.0", sender.ProtoV1, false, 20},
+		{"1.0 native histograms", sender.ProtoV1, true, 20},
+		{"1.0 cut by maxBodyBytes", sender.ProtoV1, false, 40 << 10},
+		{"2.0", sender.ProtoV2, false, 20},
+		{"2.0 native histograms", sender.ProtoV2, true, 20},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := Config{Protocol: tc.proto, BatchSize: 700}
+			tbl, err := series.NewTable(series.Options{SymbolGroup: symbolGroup(cfg), NativeHistograms: tc.native, TrendStats: []string{"p(99)", "avg"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tbl.Lock()
+			for _, m := range []struct {
+				name string
+				kind series.Kind
+			}{{"c", series.Counter}, {"r", series.Rate}, {"t", series.Trend}} {
+				if err := tbl.Declare(m.name, m.kind, series.Time); err != nil {
+					t.Fatal(err)
+				}
+				for i := range 500 {
+					id := fmt.Sprint(i)
+					url := strings.Repeat("u", tc.long) + id
+					raw := []byte(`{"id":"` + id + `","url":"` + url + `"}`)
+					tags := []series.Tag{{Name: []byte("id"), Value: []byte(id)}, {Name: []byte("url"), Value: []byte(url)}}
+					if err := tbl.Insert([]byte(m.name), raw, tags, float64(i%7)+0.5); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			tbl.Unlock()
+			const ts = 1_764_072_672_663
+			o := &Output{cfg: cfg, tbl: tbl, startTS: ts - 1}
+			o.meta = tbl.Metadata(nil)
+			samples := tbl.Snapshot(nil, time.Now())
+			starts, requests, cut := 0, 0, false
+			for withMeta := tc.proto == sender.ProtoV1; len(samples) > 0; withMeta = false {
+				var want, n int
+				before := cap(o.raw)
+				if tc.proto == sender.ProtoV2 {
+					want = o.sizeV2(samples, ts)
+					n = o.encodeV2(samples, ts)
+				} else {
+					want = o.sizeV1(samples, ts, withMeta)
+					n = o.encodeV1(samples, ts, withMeta)
+				}
+				if len(o.raw) > want || (before >= want && cap(o.raw) != before) || (before < want && cap(o.raw) < want+want/4) {
+					t.Fatalf("request %d: %d bytes, sized for %d: buffer of %d before, %d after", requests, len(o.raw), want, before, cap(o.raw))
+				}
+				starts += o.zeros
+				cut = cut || (n < cfg.BatchSize && n < len(samples) && len(o.raw) > maxBodyBytes/2)
+				samples = samples[n:]
+				requests++
+			}
+			if starts == 0 || cut != (tc.long > 1000) {
+				t.Fatalf("%d requests, %d starts, cut by size %v: not the case meant", requests, starts, cut)
+			}
+		})
+	}
+}
