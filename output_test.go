@@ -255,28 +255,8 @@ func TestEncodeV2Allocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector allocates")
 	}
-	tbl, err := series.NewTable(series.Options{SymbolGroup: symbolGroup(Config{Protocol: sender.ProtoV2, BatchSize: 1000}), TrendStats: []string{"p(99)", "avg"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tbl.Lock()
-	for _, m := range []struct {
-		name string
-		kind series.Kind
-	}{{"c", series.Counter}, {"r", series.Rate}, {"t", series.Trend}} {
-		if err := tbl.Declare(m.name, m.kind, series.Time); err != nil {
-			t.Fatal(err)
-		}
-		for i := range 500 {
-			id := fmt.Sprint(i)
-			raw := []byte(`{"id":"` + id + `","url":"https://example.com/` + id + `"}`)
-			tags := []series.Tag{{Name: []byte("id"), Value: []byte(id)}, {Name: []byte("url"), Value: []byte("https://example.com/" + id)}}
-			if err := tbl.Insert([]byte(m.name), raw, tags, float64(i)); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	tbl.Unlock()
+	tbl := idTable(t, series.Options{SymbolGroup: symbolGroup(Config{Protocol: sender.ProtoV2, BatchSize: 1000})},
+		func(id string) string { return "https://example.com/" + id }, func(i int) float64 { return float64(i) })
 	o := &Output{cfg: Config{BatchSize: 1000}, tbl: tbl}
 	var samples []series.Sample
 	flush := func() {
@@ -518,29 +498,8 @@ func TestRequestSizedOnce(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := Config{Protocol: tc.proto, BatchSize: 700}
-			tbl, err := series.NewTable(series.Options{SymbolGroup: symbolGroup(cfg), NativeHistograms: tc.native, TrendStats: []string{"p(99)", "avg"}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			tbl.Lock()
-			for _, m := range []struct {
-				name string
-				kind series.Kind
-			}{{"c", series.Counter}, {"r", series.Rate}, {"t", series.Trend}} {
-				if err := tbl.Declare(m.name, m.kind, series.Time); err != nil {
-					t.Fatal(err)
-				}
-				for i := range 500 {
-					id := fmt.Sprint(i)
-					url := strings.Repeat("u", tc.long) + id
-					raw := []byte(`{"id":"` + id + `","url":"` + url + `"}`)
-					tags := []series.Tag{{Name: []byte("id"), Value: []byte(id)}, {Name: []byte("url"), Value: []byte(url)}}
-					if err := tbl.Insert([]byte(m.name), raw, tags, float64(i%7)+0.5); err != nil {
-						t.Fatal(err)
-					}
-				}
-			}
-			tbl.Unlock()
+			tbl := idTable(t, series.Options{SymbolGroup: symbolGroup(cfg), NativeHistograms: tc.native},
+				func(id string) string { return strings.Repeat("u", tc.long) + id }, func(i int) float64 { return float64(i%7) + 0.5 })
 			const ts = 1_764_072_672_663
 			o := &Output{cfg: cfg, tbl: tbl, startTS: ts - 1}
 			o.meta = tbl.Metadata(nil)
@@ -569,4 +528,35 @@ func TestRequestSizedOnce(t *testing.T) {
 			}
 		})
 	}
+}
+
+// idTable returns a table (trend stats p(99) and avg added to opts) holding a counter c, a
+// rate r and a trend t, each over 500 series tagged id=0..499 and url=url(id), valued v(id).
+func idTable(t *testing.T, opts series.Options, url func(id string) string, v func(i int) float64) *series.Table {
+	t.Helper()
+	opts.TrendStats = []string{"p(99)", "avg"}
+	tbl, err := series.NewTable(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tbl.Lock()
+	defer tbl.Unlock()
+	for _, m := range []struct {
+		name string
+		kind series.Kind
+	}{{"c", series.Counter}, {"r", series.Rate}, {"t", series.Trend}} {
+		if err := tbl.Declare(m.name, m.kind, series.Time); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 500 {
+			id := fmt.Sprint(i)
+			u := url(id)
+			raw := []byte(`{"id":"` + id + `","url":"` + u + `"}`)
+			tags := []series.Tag{{Name: []byte("id"), Value: []byte(id)}, {Name: []byte("url"), Value: []byte(u)}}
+			if err := tbl.Insert([]byte(m.name), raw, tags, v(i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return tbl
 }
