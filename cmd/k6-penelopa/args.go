@@ -117,21 +117,24 @@ func globalFlags(args []string) (global, rest []string) {
 // executionSegment returns the --execution-segment of k6 run arguments (or K6_EXECUTION_SEGMENT),
 // so that several k6 processes sharing one test and one host still write distinct series.
 func executionSegment(args []string, env func(string) (string, bool)) string {
-	seg := ""
-	if v, ok := env("K6_EXECUTION_SEGMENT"); ok {
-		seg = v
-	}
+	return strings.TrimSpace(flagValue(args, env, "--execution-segment", "K6_EXECUTION_SEGMENT"))
+}
+
+// flagValue returns what k6 reads for a flag that takes a value: its last occurrence in args
+// (--flag value or --flag=value; none after "--"), else the environment variable, else "".
+func flagValue(args []string, env func(string) (string, bool), flag, variable string) string {
+	v, _ := env(variable)
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		if a == "--" {
 			break
 		}
-		if a == "--execution-segment" && i+1 < len(args) {
-			seg = args[i+1]
+		if a == flag && i+1 < len(args) {
+			v = args[i+1]
 			i++
-		} else if v, ok := strings.CutPrefix(a, "--execution-segment="); ok {
-			seg = v
+		} else if after, ok := strings.CutPrefix(a, flag+"="); ok {
+			v = after
 		}
 	}
-	return strings.TrimSpace(seg)
+	return v
 }

@@ -21,34 +21,10 @@ type logChoice struct {
 // environment. A flag wins over its variable and, as pflag does, the last flag over earlier
 // ones. Scanning stops at "--".
 func logSettings(args []string, env func(string) (string, bool)) logChoice {
-	var c logChoice
-	if v, ok := env("K6_LOG_FORMAT"); ok {
-		c.format = v
+	return logChoice{
+		format: flagValue(args, env, "--log-format", "K6_LOG_FORMAT"),
+		output: flagValue(args, env, "--log-output", "K6_LOG_OUTPUT"),
 	}
-	if v, ok := env("K6_LOG_OUTPUT"); ok {
-		c.output = v
-	}
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if a == "--" {
-			break
-		}
-		for _, f := range []struct {
-			flag string
-			dst  *string
-		}{{"--log-format", &c.format}, {"--log-output", &c.output}} {
-			if a == f.flag && i+1 < len(args) {
-				*f.dst = args[i+1]
-				i++
-				break
-			}
-			if v, ok := strings.CutPrefix(a, f.flag+"="); ok {
-				*f.dst = v
-				break
-			}
-		}
-	}
-	return c
 }
 
 // logDest is where the launcher and the output write penelopa's lines.
