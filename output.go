@@ -518,8 +518,8 @@ func (o *Output) sizeV1(samples []series.Sample, ts int64, withMeta bool) int {
 		switch {
 		case s.Hist != nil:
 			size += encoder.SizeHistogramSeries(&s.Labels, s.Hist, ts)
-		case s.Start && o.startTS >= 0:
-			two := [2]encoder.Sample{{Value: 0, Timestamp: o.startTS}, {Value: s.Value, Timestamp: ts}}
+		case o.startsNow(s):
+			two := o.zeroThen(s.Value, ts)
 			size += encoder.SizeSamplesSeries(&s.Labels, two[:])
 		default:
 			size += encoder.SizeTimeSeries(&s.Labels, s.Value, ts)
@@ -547,8 +547,8 @@ func (o *Output) sizeV2(samples []series.Sample, ts int64) int {
 		switch {
 		case s.Hist != nil:
 			size += encoder.SizeHistogramSeriesRefs2(&refs, s.V2.Meta(), s.Hist, ts)
-		case s.Start && o.startTS >= 0:
-			two := [2]encoder.Sample{{Value: 0, Timestamp: o.startTS}, {Value: s.Value, Timestamp: ts}}
+		case o.startsNow(s):
+			two := o.zeroThen(s.Value, ts)
 			size += encoder.SizeSamplesSeriesRefs2(&refs, s.V2.Meta(), two[:])
 		default:
 			size += encoder.SizeTimeSeriesRefs2(&refs, s.V2.Meta(), s.Value, ts)
@@ -560,12 +560,22 @@ func (o *Output) sizeV2(samples []series.Sample, ts int64) int {
 // starts reports whether float sample s starts its series in this flush and gets a 0 before
 // its value; then o.two holds both and o.zeros counts the 0.
 func (o *Output) starts(s *series.Sample, ts int64) bool {
-	if !s.Start || o.startTS < 0 {
+	if !o.startsNow(s) {
 		return false
 	}
-	o.two = [2]encoder.Sample{{Value: 0, Timestamp: o.startTS}, {Value: s.Value, Timestamp: ts}}
+	o.two = o.zeroThen(s.Value, ts)
 	o.zeros++
 	return true
+}
+
+// startsNow reports whether float sample s starts its series in this flush: s.Start, and a
+// millisecond free before the flush's time for its 0.
+func (o *Output) startsNow(s *series.Sample) bool { return s.Start && o.startTS >= 0 }
+
+// zeroThen returns the samples of a series that starts in this flush: a 0 just before the
+// flush's time ts, then its value.
+func (o *Output) zeroThen(value float64, ts int64) [2]encoder.Sample {
+	return [2]encoder.Sample{{Value: 0, Timestamp: o.startTS}, {Value: value, Timestamp: ts}}
 }
 
 // keep decides on series s, the request's n-th, just appended to raw after its first before
@@ -574,7 +584,7 @@ func (o *Output) starts(s *series.Sample, ts int64) bool {
 // reuse_requests, where its value and timestamp bytes are.
 func (o *Output) keep(raw []byte, before, n int, s *series.Sample, ts int64, hists *bool) (out []byte, ok bool) {
 	if n > 0 && len(raw) > maxBodyBytes {
-		if s.Start && o.startTS >= 0 && s.Hist == nil {
+		if o.startsNow(s) && s.Hist == nil {
 			o.zeros-- // taken back with its series
 		}
 		return raw[:before], false
