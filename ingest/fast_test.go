@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -138,6 +139,9 @@ var scanCases = []struct {
 	// Lines that look like k6's layout to layoutPoint but are not what they seem.
 	{`{"metric":"m\","type":"Point","data":{"time":"t","value":1,"tags":{"a":"b"}}}`, false},
 	{`{"metric":"m","type":"Point","data":{"time":"t\","value":1,"tags":{"a":"b"}}}`, false},
+	{`{"metric":"m","type":"Point","data":{"time":"t\\","value":1,"tags":{"a":"b"}}}`, true},
+	{`{"metric":"m","type":"Point","data":{"time":"\q\u12\\\"","value":1,"tags":{"a":"b"}}}`, true},
+	{`{"metric":"m","type":"Point","data":{"time":"\q\u12","value":1,"tags":{"a":"b"}}}`, true}, // layoutPoint too: skipped, as fastjson skips it
 	{`{"metric":"m","type":"Point","data":{"time":"t","value":1,"tags":{"a":"b"},"metadata":{"c":"d"}}}`, true},
 	{`{"metric":"m","type":"Point","data":{"time":"t","value":1,"tags":{"a":"}}"}}}`, true},
 	{`{"metric":"m","type":"Point","data":{"time":"t","value":1,"tags":{"a":"b"}}}}`, false},
@@ -186,7 +190,9 @@ func TestNumber(t *testing.T) {
 		}
 	}
 	for _, c := range cases {
-		for _, after := range []string{"", ",", `,"tags":{"a":"b"}}`, "}"} {
+		// After it: nothing, k6's own bytes, and bytes next to the digits in value (':' and
+		// '/'), or with the high bit set, long enough that digitRun reads them in a word.
+		for _, after := range []string{"", ",", `,"tags":{"a":"b"}}`, "}", "::::::::::::::::", "////////////////", "\xba\xba\xba\xba\xba\xba\xba\xba\xba", "\x80\x80\x80\x80\x80\x80\x80\x80"} {
 			s := scanner{b: []byte(c + after)}
 			got, ok := s.number()
 			want, err := strconv.ParseFloat(c, 64)
@@ -203,6 +209,30 @@ func TestNumber(t *testing.T) {
 			}
 		}
 	}
+}
+
+// FuzzNumber checks that what the scanner's number accepts is a number of k6's form that
+// strconv reads to the same float.
+func FuzzNumber(f *testing.F) {
+	for _, c := range []string{"0", "-3", "12345678.5", "0.053179", "123456789012345", "1.2345678901234", "7::::::::", "9\xba\xba\xba\xba\xba\xba\xba\xba"} {
+		f.Add([]byte(c))
+	}
+	form := regexp.MustCompile(`^-?(0|[1-9][0-9]*)(\.[0-9]+)?$`)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s := scanner{b: b}
+		got, ok := s.number()
+		if !ok {
+			return
+		}
+		num := string(b[:s.i])
+		want, err := strconv.ParseFloat(num, 64)
+		if !form.MatchString(num) || err != nil || math.Float64bits(got) != math.Float64bits(want) {
+			t.Fatalf("number(%q) = %v reading %q; strconv: %v, %v", b, got, num, want, err)
+		}
+		if s.i < len(b) && (b[s.i]-'0' <= 9 || b[s.i] == 'e' || b[s.i] == 'E') {
+			t.Fatalf("number(%q) stopped at %q inside a number", b, b[s.i:])
+		}
+	})
 }
 
 // TestPlainEnd checks plainEnd against its definition (the first quote, -1 when a backslash
