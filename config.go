@@ -231,7 +231,7 @@ func Options() []Option {
 				return nil
 			}},
 		{Key: "log_level", Env: "PENELOPA_LOG_LEVEL", Default: "info",
-			Form: "debug, info, warn or error", Meaning: "penelopa's log level; debug logs every request",
+			Form: "debug, info, warn or error", Meaning: "penelopa's log level (debug under k6's -v, unless set); debug logs every request",
 			set: func(c *Config, v string) error {
 				l, err := logs.ParseLevel(v)
 				if err != nil {
@@ -255,6 +255,8 @@ type ConfigSources struct {
 	Argument string
 	// Hostname is the default pod label.
 	Hostname string
+	// Verbose makes debug the default log_level (k6's -v), which a set log_level overrides.
+	Verbose bool
 }
 
 // LoadConfig merges defaults < PENELOPA_CONFIG file < environment < argument and validates the result.
@@ -274,6 +276,9 @@ func LoadConfig(src ConfigSources) (Config, error) {
 		}
 	}
 	c.Pod = src.Hostname
+	if src.Verbose {
+		c.LogLevel = logs.Debug
+	}
 	env := src.Env
 	if env == nil {
 		env = func(string) (string, bool) { return "", false }

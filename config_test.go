@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"xk6-output-penelopa/logs"
 	"xk6-output-penelopa/sender"
 	"xk6-output-penelopa/series"
 )
@@ -120,6 +121,32 @@ func TestConfigPrecedence(t *testing.T) {
 	wantL := []series.Label{{Name: "env", Value: "ci"}, {Name: "pod", Value: "h"}, {Name: "team", Value: "qa"}, {Name: "testid", Value: "from-arg"}}
 	if got := c.ConstLabels(); !reflect.DeepEqual(got, wantL) {
 		t.Errorf("const labels = %v, want %v", got, wantL)
+	}
+}
+
+// TestConfigVerbose: k6's -v makes debug penelopa's default log level; a log_level set in the
+// environment or the argument still decides.
+func TestConfigVerbose(t *testing.T) {
+	tests := []struct {
+		name    string
+		verbose bool
+		env     map[string]string
+		arg     string
+		want    logs.Level
+	}{
+		{"default", false, nil, "http://h:1/w", logs.Info},
+		{"-v", true, nil, "http://h:1/w", logs.Debug},
+		{"-v, env warn", true, map[string]string{"PENELOPA_LOG_LEVEL": "warn"}, "http://h:1/w", logs.Warn},
+		{"-v, argument error", true, nil, "url=http://h:1/w,log_level=error", logs.Error},
+	}
+	for _, tc := range tests {
+		c, err := LoadConfig(ConfigSources{Env: envOf(tc.env), Argument: tc.arg, Verbose: tc.verbose})
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if c.LogLevel != tc.want {
+			t.Errorf("%s: log level %v, want %v", tc.name, c.LogLevel, tc.want)
+		}
 	}
 }
 

@@ -85,7 +85,7 @@ type Output struct {
 
 // New validates the configuration from p and assembles the pipeline; nothing is sent until Run.
 func New(p Params) (*Output, error) {
-	cfg, err := LoadConfig(ConfigSources{Env: p.Env, Argument: p.Argument, Hostname: p.Hostname})
+	cfg, err := LoadConfig(ConfigSources{Env: p.Env, Argument: p.Argument, Hostname: p.Hostname, Verbose: p.Verbose})
 	if err != nil {
 		return nil, err
 	}

@@ -44,6 +44,8 @@ type Params struct {
 	LogFloor logs.Level
 	// Version is penelopa's version, sent as User-Agent.
 	Version string
+	// Verbose is k6's -v/--verbose: penelopa's log_level defaults to debug, as k6's does.
+	Verbose bool
 }
 
 // Result is an output's account at the end of the run.

@@ -114,6 +114,26 @@ func globalFlags(args []string) (global, rest []string) {
 	return args[:i], args[i:]
 }
 
+// verbose reports whether k6 arguments ask for verbose logging: -v, --verbose (or
+// --verbose=true), or v in a cluster of one-letter flags such as -qv, before any "--".
+// (k6 reads no environment variable for it.)
+func verbose(args []string) bool {
+	on := false
+	for _, a := range args {
+		switch {
+		case a == "--":
+			return on
+		case a == "--verbose" || a == "--verbose=true":
+			on = true
+		case a == "--verbose=false":
+			on = false
+		case len(a) > 1 && a[0] == '-' && a[1] != '-' && strings.Trim(a[1:], boolShorthands) == "" && strings.Contains(a, "v"):
+			on = true
+		}
+	}
+	return on
+}
+
 // executionSegment returns the --execution-segment of k6 run arguments (or K6_EXECUTION_SEGMENT),
 // so that several k6 processes sharing one test and one host still write distinct series.
 func executionSegment(args []string, env func(string) (string, bool)) string {

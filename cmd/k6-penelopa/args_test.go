@@ -90,6 +90,28 @@ func TestExecutionSegment(t *testing.T) {
 	}
 }
 
+func TestVerbose(t *testing.T) {
+	tests := []struct {
+		args []string
+		want bool
+	}{
+		{[]string{"run", "s.js"}, false},
+		{[]string{"-v", "run", "s.js"}, true},
+		{[]string{"run", "--verbose", "s.js"}, true},
+		{[]string{"run", "-qv", "s.js"}, true},
+		{[]string{"run", "-vq", "--verbose=false", "s.js"}, false},
+		{[]string{"run", "--verbose=true", "s.js"}, true},
+		{[]string{"run", "-u", "5", "-e", "V=1", "s.js"}, false},
+		{[]string{"run", "-vu", "5", "s.js"}, false}, // u takes a value: not a cluster of switches
+		{[]string{"run", "s.js", "--", "-v"}, false}, // the script's
+	}
+	for _, tc := range tests {
+		if got := verbose(tc.args); got != tc.want {
+			t.Errorf("verbose(%q) = %v, want %v", tc.args, got, tc.want)
+		}
+	}
+}
+
 func TestGlobalFlags(t *testing.T) {
 	tests := []struct {
 		in, global, rest []string

@@ -107,6 +107,7 @@ func (l *launcher) main() int {
 		LogFormat:        dest.sink.Format,
 		LogFloor:         dest.sink.Floor,
 		Version:          l.version,
+		Verbose:          verbose(slices.Concat(global, k6Args)),
 	})
 	if err != nil {
 		lg.must.Errorf("%v", err)
