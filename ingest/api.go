@@ -172,7 +172,7 @@ func (r *Reader) line(line []byte) {
 	if r.tick == nil {
 		// Live ingest: a point of a known series in k6's own layout costs a few prefix
 		// checks, one hash and one map hit, with no look inside its tags.
-		if name, tags, v, ok := layoutPoint(line); ok && r.tbl.Observe(name, tags, v) {
+		if name, tags, v, ok := layoutPoint(line, r.tbl.EscapedNames()); ok && r.tbl.Observe(name, tags, v) {
 			r.nLines++
 			r.nPoints++
 			return

@@ -90,16 +90,22 @@ const (
 // `"tags":` and the final `}}`), without looking inside TAGS. It is only a guess: a caller
 // may act on it only when the table already knows (NAME, TAGS) as a series, since a raw key
 // is stored only after its tags object was read in full, so TAGS is then a whole JSON object
-// and the line is a well-formed point. NAME and TIME must be plain strings (no backslash),
-// so a quote inside them cannot be mistaken for their end. Anything else returns false and
-// goes the way of scanPoint.
-func layoutPoint(line []byte) (name, tags []byte, v float64, ok bool) {
+// and the line is a well-formed point. NAME and TIME end at their first quote, which must not
+// follow a backslash, so an escaped quote is never mistaken for their end (timeEnd). The
+// escapes before it do not matter in TIME, which is skipped; in NAME they do (the raw name is
+// compared with the metrics' decoded names) only once a metric whose name holds a backslash
+// was declared, which escapedNames says: then NAME must hold no backslash at all. Anything
+// else returns false and goes the way of scanPoint.
+func layoutPoint(line []byte, escapedNames bool) (name, tags []byte, v float64, ok bool) {
 	if len(line) < len(layoutHead)+len(layoutTail) || string(line[:len(layoutHead)]) != layoutHead ||
 		string(line[len(line)-len(layoutTail):]) != layoutTail {
 		return nil, nil, 0, false
 	}
 	rest := line[len(layoutHead) : len(line)-len(layoutTail)]
-	end := plainEnd(rest)
+	end := timeEnd(rest)
+	if escapedNames {
+		end = plainEnd(rest)
+	}
 	if end <= 0 {
 		return nil, nil, 0, false
 	}

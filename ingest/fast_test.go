@@ -93,17 +93,22 @@ func slowTags(t *testing.T, p *fastjson.Parser, line []byte) []series.Tag {
 // checkLayout checks layoutPoint against scanPoint on one line.
 func checkLayout(t *testing.T, line []byte) {
 	t.Helper()
-	name, tags, v, ok := layoutPoint(line)
-	if !ok {
-		return
-	}
-	probe := append(append([]byte(`{"metric":"k","type":"Point","data":{"value":1,"tags":`), tags...), "}}"...)
-	if key, ok := scanPoint(probe, false); !ok || !bytes.Equal(key.tags, tags) {
-		return // tags that no raw key can hold: the table never matches them
-	}
-	pf, ok := scanPoint(line, false)
-	if !ok || !bytes.Equal(pf.name, name) || !bytes.Equal(pf.tags, tags) || math.Float64bits(pf.value) != math.Float64bits(v) {
-		t.Fatalf("%q: layoutPoint read %q %q %v; scanPoint %v %q %q %v", line, name, tags, v, ok, pf.name, pf.tags, pf.value)
+	for _, escapedNames := range []bool{false, true} {
+		name, tags, v, ok := layoutPoint(line, escapedNames)
+		if !ok {
+			continue
+		}
+		if !escapedNames && bytes.IndexByte(name, '\\') >= 0 {
+			continue // while no metric's name holds a backslash, the table never matches it
+		}
+		probe := append(append([]byte(`{"metric":"k","type":"Point","data":{"value":1,"tags":`), tags...), "}}"...)
+		if key, ok := scanPoint(probe, false); !ok || !bytes.Equal(key.tags, tags) {
+			continue // tags that no raw key can hold: the table never matches them
+		}
+		pf, ok := scanPoint(line, false)
+		if !ok || !bytes.Equal(pf.name, name) || !bytes.Equal(pf.tags, tags) || math.Float64bits(pf.value) != math.Float64bits(v) {
+			t.Fatalf("%q (escapedNames %v): layoutPoint read %q %q %v; scanPoint %v %q %q %v", line, escapedNames, name, tags, v, ok, pf.name, pf.tags, pf.value)
+		}
 	}
 }
 

@@ -115,6 +115,27 @@ func point(metric, value, tags string) string {
 	return `{"metric":"` + metric + `","type":"Point","data":{"time":"2026-11-25T12:11:12.663595339Z","value":` + value + `,"tags":` + tags + `}}`
 }
 
+// TestEscapedMetricName: a point's raw metric name is matched against the declared names
+// undecoded only while no declared name holds a backslash. Once one does (a\u0062, declared
+// from "a\\u0062"), a point of raw name a\u0062 is of metric "ab", undeclared, and must not
+// count for it.
+func TestEscapedMetricName(t *testing.T) {
+	input := strings.Join([]string{
+		metricLine(`a\\u0062`, "counter", "default"),
+		point(`a\\u0062`, "1", `{"k":"v"}`), // metric a\u0062
+		point(`a\u0062`, "5", `{"k":"v"}`),  // metric ab: not declared
+		point(`a\\u0062`, "2", `{"k":"v"}`),
+	}, "\n") + "\n"
+	got, stats := run(t, series.Options{}, strings.NewReader(input))
+	want := map[string]float64{"__name__=k6_a_u0062_total,k=v": 3}
+	if !maps.Equal(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+	if stats.Points != 2 {
+		t.Errorf("points %d, want 2 (the point of an undeclared metric is not one)", stats.Points)
+	}
+}
+
 func TestMalformed(t *testing.T) {
 	for _, tc := range []struct{ name, line string }{
 		{"bad json", `{"metric":"my_counter","type":"Point",`},

@@ -414,11 +414,14 @@ type Table struct {
 	refused  map[string]struct{} // metrics refused for ErrNameConflict, so each is listed once
 
 	metrics map[string]*metric
-	mlist   []*metric           // every metric, numbered by declaration (entry.metric); append-only
-	trends  []*trendChunk       // trend directory; append-only
-	ntrends int32               // trends handed out so far
-	index   keyIndex            // hash of (name, raw tags) -> raw key references (see ownRef)
-	keys    []*[chunkLen]rawKey // raw keys in fixed chunks, so the table never copies them to grow
+	// escapedName is set once a metric whose name holds a backslash is declared: until then
+	// no raw name with an escape in it can equal a metric's (see EscapedNames).
+	escapedName bool
+	mlist       []*metric           // every metric, numbered by declaration (entry.metric); append-only
+	trends      []*trendChunk       // trend directory; append-only
+	ntrends     int32               // trends handed out so far
+	index       keyIndex            // hash of (name, raw tags) -> raw key references (see ownRef)
+	keys        []*[chunkLen]rawKey // raw keys in fixed chunks, so the table never copies them to grow
 	// extraTags holds the raw tags of keys that are not their entry's own: tag sets that map
 	// to a series created by another (DropLabels merges, tags in another order).
 	extraTags map[int32][]byte
@@ -592,6 +595,7 @@ func (t *Table) Declare(name string, kind Kind, contains Contains) error {
 		t.owners[out] = m
 	}
 	t.metrics[name] = m
+	t.escapedName = t.escapedName || strings.IndexByte(name, '\\') >= 0
 	t.mlist = append(t.mlist, m)
 	t.metaList = append(t.metaList, m.metas...) // all new: no other metric has any of them
 	return nil
@@ -690,6 +694,12 @@ func (t *Table) hashString(name string, rawTags []byte) uint64 {
 	var b [24]byte
 	return t.hash(b[:copy(b[:], name)], rawTags)
 }
+
+// EscapedNames reports whether a metric whose name holds a backslash was declared. Until
+// one is, a metric name read raw from a line (escapes not decoded) that equals a metric's
+// name has no escape in it, so it is that metric's, whatever else the raw name might hold.
+// The caller holds the lock.
+func (t *Table) EscapedNames() bool { return t.escapedName }
 
 // Observe adds value v to the known series (metric name, raw tags object bytes) and reports
 // whether it was known; it allocates nothing. On false, decode the tags and call Insert.
