@@ -91,7 +91,7 @@ const (
 // may act on it only when the table already knows (NAME, TAGS) as a series, since a raw key
 // is stored only after its tags object was read in full, so TAGS is then a whole JSON object
 // and the line is a well-formed point. NAME and TIME end at their first quote, which must not
-// follow a backslash, so an escaped quote is never mistaken for their end (timeEnd). The
+// follow a backslash, so an escaped quote is never mistaken for their end (quoteEnd). The
 // escapes before it do not matter in TIME, which is skipped; in NAME they do (the raw name is
 // compared with the metrics' decoded names) only once a metric whose name holds a backslash
 // was declared, which escapedNames says: then NAME must hold no backslash at all. Anything
@@ -102,9 +102,11 @@ func layoutPoint(line []byte, escapedNames bool) (name, tags []byte, v float64, 
 		return nil, nil, 0, false
 	}
 	rest := line[len(layoutHead) : len(line)-len(layoutTail)]
-	end := timeEnd(rest)
+	var end int
 	if escapedNames {
 		end = plainEnd(rest)
+	} else {
+		end = quoteEnd(rest)
 	}
 	if end <= 0 {
 		return nil, nil, 0, false
@@ -116,7 +118,7 @@ func layoutPoint(line []byte, escapedNames bool) (name, tags []byte, v float64, 
 		return nil, nil, 0, false
 	}
 	rest = rest[timeAt:]
-	end = timeEnd(rest)
+	end = quoteEnd(rest)
 	if end < 0 || len(rest)-end < len(layoutValue) || string(rest[end:end+len(layoutValue)]) != layoutValue {
 		return nil, nil, 0, false
 	}
@@ -137,11 +139,12 @@ func plainEnd(b []byte) int {
 	return q
 }
 
-// timeEnd returns the index of the first '"' in b, or -1 when a backslash is just before it
-// or b has none: where the time's string ends, for layoutPoint. Live ingest skips the time, so
-// it need not be escape-free, only found where fastjson finds its end: fastjson too takes the
-// first quote when no backslash is just before it (and checks no escape in a string it skips).
-func timeEnd(b []byte) int {
+// quoteEnd returns the index of the first '"' in b, or -1 when a backslash is just before it
+// or b has none: where layoutPoint's time (and, while no metric name holds a backslash, name)
+// ends. Live ingest skips the time, so it need not be escape-free, only found where fastjson
+// finds its end: fastjson too takes the first quote when no backslash is just before it (and
+// checks no escape in a string it skips).
+func quoteEnd(b []byte) int {
 	q := bytes.IndexByte(b, '"')
 	if q < 0 || (q > 0 && b[q-1] == '\\') {
 		return -1
