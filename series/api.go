@@ -253,7 +253,7 @@ type entry struct {
 
 	// Ingest's: read and written under the lock only.
 	firstKey int32 // first other raw key pointing here (tag sets merged by giving the same labels), -1 for none; linked while ownKey or firstKey >= 0
-	tsNext   int32 // next linked entry of the same tagset (tagset.first), -1 at the end
+	tsNext   int32 // next linked entry of the same tagset, made after this one (the newest's: the oldest), in the cycle tagset.first enters
 
 	// link is, while the series is listed, the generation of the last point the flush has
 	// taken in (modulo 2^32; the flush's, see lastGen); once the flush has evicted it, the
@@ -297,7 +297,7 @@ type tagset struct {
 	nlabels int32
 	split   int32   // buf[:split] sort before __name__, buf[split:nlabels] after it
 	uses    int32   // linked entries pointing here (ingest's)
-	first   int32   // first linked entry, chained by entry.tsNext; -1 when none (ingest's)
+	first   int32   // newest linked entry, -1 when none; the linked entries form a cycle by entry.tsNext in the order they were made, the newest's tsNext the oldest (ingest's)
 	next    *tagset // next tagset in the same Table.tagsets chain (ingest's)
 }
 
@@ -402,8 +402,9 @@ type Table struct {
 	seed       maphash.Seed
 	nameKey    uint64 // mixName's key, from seed
 
-	lastRaw  []byte // the raw tags lookup last found, a key's own bytes; nil once unlocked
-	lastHash uint64 // their maphash
+	lastRaw   []byte // the raw tags lookup last found, a key's own bytes; nil once unlocked
+	lastHash  uint64 // their maphash
+	lastEntry int32  // the entry lookup last found, with lastRaw; valid while lastRaw is set
 
 	live atomic.Int64 // live series: added by ingest, evicted by the flush
 
@@ -720,16 +721,45 @@ func (t *Table) Observe(name, rawTags []byte, v float64) bool {
 // equal them it reuses the hash, and a key whose tags are those very bytes matches without
 // comparing them again. What it remembers is forgotten whenever the lock is let go, before
 // any flush can evict the key that holds those bytes.
+//
+// With the same tags, the next point is usually the series of the next metric k6 wrote for
+// them, whose entry was made right after the last one's in their tagset's cycle: lookup tries
+// that entry and the few after it (sibling) before the index, so such a point costs no hash.
 func (t *Table) lookup(name, rawTags []byte) int32 {
 	known, th := t.lastRaw, t.lastHash
 	if len(known) == 0 || !equalTagsTailFirst(rawTags, known) {
 		known, th = nil, maphash.Bytes(t.seed, rawTags)
+	} else if ei := t.sibling(name); ei >= 0 {
+		return ei
 	}
 	ei, tags := t.lookupKey(name, rawTags, withName(th, t.nameHash(name)), known)
 	if ei >= 0 {
-		t.lastRaw, t.lastHash = tags, th
+		t.lastRaw, t.lastHash, t.lastEntry = tags, th, ei
 	}
 	return ei
+}
+
+// siblingSteps bounds how many entries of the last found entry's tagset sibling tries, so a
+// tagset shared by very many metrics costs no more than the index.
+const siblingSteps = 4
+
+// sibling returns the series of metric name among the entries made after the last one lookup
+// found (t.lastEntry, whose raw tags the point's equal) in its tagset's cycle, trying at most
+// siblingSteps of them, or -1. Such an entry is the series the point's raw key leads to: the
+// key (name, raw tags) points at the linked entry of that metric whose labels those tags give,
+// the last entry's tagset, and a tagset links at most one entry per metric. The cycle is
+// ingest's and changes only when a series is made or unlinked, which forgets t.lastEntry.
+func (t *Table) sibling(name []byte) int32 {
+	ei := slotAt(t.slots, t.lastEntry).tsNext
+	for range siblingSteps {
+		e := slotAt(t.slots, ei)
+		if t.mlist[e.metric].name == string(name) {
+			t.lastEntry = ei
+			return ei
+		}
+		ei = e.tsNext
+	}
+	return -1
 }
 
 // equalTagsTailFirst is bytes.Equal for two raw tags objects, comparing their last 8 bytes
@@ -983,14 +1013,18 @@ func (ts *tagset) entryOf(dir []*chunk, mlist []*metric, m *metric) int32 {
 	if ts == nil {
 		return -1
 	}
-	for ei := ts.first; ei >= 0; {
+	if ts.first < 0 {
+		return -1
+	}
+	for ei := ts.first; ; {
 		e := slotAt(dir, ei)
 		if mlist[e.metric] == m {
 			return ei
 		}
-		ei = e.tsNext
+		if ei = e.tsNext; ei == ts.first {
+			return -1
+		}
 	}
-	return -1
 }
 
 // tagName returns the label name for raw tag name b: sanitised, "exported_" prefixed when it
@@ -1041,7 +1075,13 @@ func (t *Table) newEntry(ei int32, m *metric, ts *tagset) {
 	e.firstKey = -1
 	e.ts = ts
 	ts.uses++
-	e.tsNext = ts.first
+	if ts.first < 0 {
+		e.tsNext = ei // a cycle of one
+	} else {
+		newest := slotAt(t.slots, ts.first)
+		e.tsNext = newest.tsNext // the oldest, after the new newest
+		newest.tsNext = ei
+	}
 	ts.first = ei
 
 	p := t.epoch & 1
@@ -1125,14 +1165,17 @@ func (t *Table) unlink(ei int32) {
 		k = next
 	}
 	e.firstKey = -1
-	if ts := e.ts; ts.first == ei {
-		ts.first = e.tsNext
+	ts := e.ts
+	if e.tsNext == ei {
+		ts.first = -1 // the last of its cycle
 	} else {
-		for p := ts.first; p >= 0; p = slotAt(t.slots, p).tsNext {
-			if q := slotAt(t.slots, p); q.tsNext == ei {
-				q.tsNext = e.tsNext
-				break
-			}
+		p := ei // its predecessor: the entry whose tsNext it is
+		for slotAt(t.slots, p).tsNext != ei {
+			p = slotAt(t.slots, p).tsNext
+		}
+		slotAt(t.slots, p).tsNext = e.tsNext
+		if ts.first == ei {
+			ts.first = p // the next newest
 		}
 	}
 	t.releaseTagset(e.ts) // e.ts itself stays: the flush may still read it for staleness markers

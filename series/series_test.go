@@ -951,3 +951,55 @@ func TestEqualTagsTailFirst(t *testing.T) {
 		}
 	}
 }
+
+// TestSiblingLookup drives points with the same tags as the point before them in every order
+// of their metrics, within one lock hold (where lookup tries the last entry's tagset siblings
+// first), through creations, evictions and reuse of slots in the middle of a tagset's cycle,
+// and compares every flush with a table that took each point under a lock of its own.
+func TestSiblingLookup(t *testing.T) {
+	const metrics = 7 // more than siblingSteps+1, so some points fall through to the index
+	rng := newRand(7)
+	fast := mustTable(t, Options{TTL: 2})
+	ref := mustTable(t, Options{TTL: 2})
+	for _, tbl := range []*Table{fast, ref} {
+		for m := range metrics {
+			declare(t, tbl, fmt.Sprintf("m%d", m), Kind(1+m%3), Default) // counters, gauges, rates
+		}
+	}
+	tagsets := [][]string{{"k", "a"}, {"k", "b"}, {"k", "c", "x", "y"}}
+	for round := range 40 {
+		// Each round a random subset of each tagset's metrics, in a random order, so series go
+		// idle, get evicted and come back into other slots of the cycle.
+		fast.Lock()
+		for _, pairs := range tagsets {
+			rawTags := raw(pairs...)
+			order := rng.Perm(metrics)[:1+rng.IntN(metrics)]
+			if round%5 == 0 {
+				slices.Sort(order) // creation order: the sibling path's best case
+			}
+			for _, m := range order {
+				name := fmt.Sprintf("m%d", m)
+				v := float64(rng.IntN(3))
+				if !fast.Observe([]byte(name), rawTags, v) {
+					if err := fast.Insert([]byte(name), rawTags, tagsOf(pairs...), v); err != nil {
+						t.Fatal(err)
+					}
+				}
+				put(t, ref, name, v, pairs...) // the reference: a lock a point
+			}
+		}
+		fast.Unlock()
+		now := time.Now()
+		got, want := snapshotMap(t, fast.Snapshot(nil, now)), snapshotMap(t, ref.Snapshot(nil, now))
+		for k, w := range want {
+			if g, ok := got[k]; !ok || !(g == w || math.IsNaN(g) && math.IsNaN(w)) {
+				t.Errorf("round %d: %s = %v (present %v), want %v", round, k, g, ok, w)
+			}
+		}
+		for k, g := range got {
+			if _, ok := want[k]; !ok {
+				t.Errorf("round %d: %s = %v, not in the reference", round, k, g)
+			}
+		}
+	}
+}
