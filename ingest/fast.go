@@ -89,8 +89,9 @@ const (
 // into the metric name, the value and the candidate tags bytes (everything between
 // `"tags":` and the final `}}`), without looking inside TAGS. It is only a guess: a caller
 // may act on it only when the table already knows (NAME, TAGS) as a series, since a raw key
-// is stored only after its tags object was read in full, so TAGS is then a whole JSON object
-// and the line is a well-formed point. NAME and TIME end at their first quote, which must not
+// is stored only after its tags object was read in full, so TAGS (which must start an object:
+// a point without tags has an empty key) is then a whole JSON object and the line is a
+// well-formed point. NAME and TIME end at their first quote, which must not
 // follow a backslash, so an escaped quote is never mistaken for their end (quoteEnd). The
 // escapes before it do not matter in TIME, which is skipped; in NAME they do (the raw name is
 // compared with the metrics' decoded names) only once a metric whose name holds a backslash
@@ -126,7 +127,12 @@ func layoutPoint(line []byte, escapedNames bool) (name, tags []byte, v float64, 
 	if v, ok = s.number(); !ok || len(rest)-s.i < len(layoutTags) || string(rest[s.i:s.i+len(layoutTags)]) != layoutTags {
 		return nil, nil, 0, false
 	}
-	return name, rest[s.i+len(layoutTags):], v, true
+	// A stored raw key is a whole tags object or, for a point without tags, empty: TAGS must
+	// open an object, or a line with nothing after "tags": would be taken for that series.
+	if tags = rest[s.i+len(layoutTags):]; len(tags) < 2 || tags[0] != '{' {
+		return nil, nil, 0, false
+	}
+	return name, tags, v, true
 }
 
 // plainEnd returns the index of the first '"' in b, or -1 when a backslash comes before it

@@ -101,6 +101,9 @@ func checkLayout(t *testing.T, line []byte) {
 		if !escapedNames && bytes.IndexByte(name, '\\') >= 0 {
 			continue // while no metric's name holds a backslash, the table never matches it
 		}
+		if len(tags) == 0 {
+			t.Fatalf("%q (escapedNames %v): layoutPoint read empty tags, the raw key of a series without tags", line, escapedNames)
+		}
 		probe := append(append([]byte(`{"metric":"k","type":"Point","data":{"value":1,"tags":`), tags...), "}}"...)
 		if key, ok := scanPoint(probe, false); !ok || !bytes.Equal(key.tags, tags) {
 			continue // tags that no raw key can hold: the table never matches them
@@ -150,6 +153,7 @@ var scanCases = []struct {
 	{`{"metric":"m","type":"Point","data":{"time":"t","value":1,"tags":{"a":"b"},"metadata":{"c":"d"}}}`, true},
 	{`{"metric":"m","type":"Point","data":{"time":"t","value":1,"tags":{"a":"}}"}}}`, true},
 	{`{"metric":"m","type":"Point","data":{"time":"t","value":1,"tags":{"a":"b"}}}}`, false},
+	{`{"metric":"m","type":"Point","data":{"time":"t","value":1,"tags":}}`, false}, // no tags value: not the tagless series
 }
 
 func TestScanPointAgreesWithFastjson(t *testing.T) {

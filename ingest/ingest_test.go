@@ -136,6 +136,29 @@ func TestEscapedMetricName(t *testing.T) {
 	}
 }
 
+// TestMalformedAfterKnownSeries puts a malformed line in k6's layout after a point of the same
+// metric, so that the live fast path, which trusts a line whose name and tags the table knows,
+// would count it if it took the bytes after "tags": for a tags object without checking there is
+// one: a series without tags is stored under empty raw tags.
+func TestMalformedAfterKnownSeries(t *testing.T) {
+	const ts = "2026-11-25T12:11:12Z"
+	for _, tc := range []struct{ name, first, bad, series string }{
+		{"no tags value after tags missing", `{"metric":"my_counter","type":"Point","data":{"time":"` + ts + `","value":1}}`,
+			`{"metric":"my_counter","type":"Point","data":{"time":"` + ts + `","value":5,"tags":}}`, "__name__=k6_my_counter_total"},
+		{"no tags value after null tags", point("my_counter", "1", "null"),
+			`{"metric":"my_counter","type":"Point","data":{"time":"` + ts + `","value":5,"tags":}}`, "__name__=k6_my_counter_total"},
+		{"tags cut short", point("my_counter", "1", `{"a":"b"}`),
+			`{"metric":"my_counter","type":"Point","data":{"time":"` + ts + `","value":5,"tags":{"a":"b"}`, "__name__=k6_my_counter_total,a=b"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, st := run(t, series.Options{}, strings.NewReader(declarations+tc.first+"\n"+tc.bad+"\n"))
+			if st.Malformed != 1 || got[tc.series] != 1 {
+				t.Errorf("got %v, stats %+v; want %s 1 and 1 malformed line", got, st, tc.series)
+			}
+		})
+	}
+}
+
 func TestMalformed(t *testing.T) {
 	for _, tc := range []struct{ name, line string }{
 		{"bad json", `{"metric":"my_counter","type":"Point",`},
