@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -22,6 +23,11 @@ func rewriteRunArgs(args []string, ours func(string) bool, stream string) ([]str
 		if a == "--" {
 			out = append(out, args[i:]...)
 			break
+		}
+		if flags, span := parseArg(args, i); span == 2 && flags[len(flags)-1].name != "out" {
+			out = append(out, args[i:i+2]...) // a flag and its value, which may look like -o
+			i++
+			continue
 		}
 		value, consumed, keep, isOut := outValue(args, i)
 		if !isOut {
@@ -92,46 +98,133 @@ func outValue(args []string, i int) (value string, consumed int, keep string, ok
 const boolShorthands = "lpqvw"
 
 // globalFlags splits the k6 flags given before the subcommand (k6-penelopa -q run ...) from
-// the rest: k6 takes its global flags there too. It stops at the first argument that is not
-// a global flag it knows.
+// the rest: k6 takes its global flags there too, in any spelling pflag reads (-qv, -c=cfg,
+// --config cfg). It stops at the first argument that is not all global flags, and before a
+// flag whose value is missing.
 func globalFlags(args []string) (global, rest []string) {
 	i := 0
-	for i < len(args) {
-		a := args[i]
-		switch {
-		case a == "-c" || a == "--config" || a == "-a" || a == "--address" || a == "--log-output" || a == "--log-format":
-			if i+1 >= len(args) {
+	for i < len(args) && args[i] != "--" {
+		flags, span := parseArg(args, i)
+		if len(flags) == 0 || i+span > len(args) {
+			break
+		}
+		for _, f := range flags {
+			if def, ok := k6Flags[f.name]; !ok || !def.global || def.value && !f.set {
 				return args[:i], args[i:]
 			}
-			i += 2
-		case strings.HasPrefix(a, "--") && strings.Contains(a, "=") && len(a) > 3,
-			a == "-q" || a == "--quiet" || a == "-v" || a == "--verbose" || a == "--no-color" || a == "--profiling-enabled":
-			i++
-		default:
-			return args[:i], args[i:]
 		}
+		i += span
 	}
 	return args[:i], args[i:]
 }
 
-// verbose reports whether k6 arguments ask for verbose logging: -v, --verbose (or
-// --verbose=true), or v in a cluster of one-letter flags such as -qv, before any "--".
-// (k6 reads no environment variable for it.)
+// verbose reports whether k6 arguments ask for verbose logging, as k6 reads its -v flag:
+// -v or --verbose, also in a cluster (-qv), with a value in any form strconv.ParseBool takes
+// (--verbose=false, -v=0), the last one winning, none after "--" and none that is another
+// flag's value (--tag -v). k6 reads no environment variable for it.
 func verbose(args []string) bool {
 	on := false
-	for _, a := range args {
-		switch {
-		case a == "--":
-			return on
-		case a == "--verbose" || a == "--verbose=true":
-			on = true
-		case a == "--verbose=false":
-			on = false
-		case len(a) > 1 && a[0] == '-' && a[1] != '-' && strings.Trim(a[1:], boolShorthands) == "" && strings.Contains(a, "v"):
-			on = true
+	for i := 0; i < len(args) && args[i] != "--"; {
+		flags, span := parseArg(args, i)
+		for _, f := range flags {
+			if f.name != "verbose" {
+				continue
+			}
+			if !f.set {
+				on = true
+			} else if b, err := strconv.ParseBool(f.value); err == nil {
+				on = b
+			}
 		}
+		i += span
 	}
 	return on
+}
+
+// flagArg is one flag of a k6 command line as pflag reads it.
+type flagArg struct {
+	name  string // the flag's long name; "" for a shorthand k6 does not have
+	value string // its value, when set
+	set   bool   // a value was given: after '=', in the rest of a cluster, or as the next argument
+}
+
+// parseArg reads the flags of args[i] as pflag reads k6's command line and returns them with
+// the number of arguments they span: 2 when the last one's value is the next argument (which
+// pflag takes whatever it starts with). A positional argument, "-" or "--" holds none.
+func parseArg(args []string, i int) (flags []flagArg, span int) {
+	a := args[i]
+	if a == "--" || len(a) < 2 || a[0] != '-' {
+		return nil, 1
+	}
+	if long, ok := strings.CutPrefix(a, "--"); ok {
+		name, value, set := strings.Cut(long, "=")
+		f := flagArg{name: name, value: value, set: set}
+		if !set && k6Flags[name].value && i+1 < len(args) {
+			f.value, f.set = args[i+1], true
+			return []flagArg{f}, 2
+		}
+		return []flagArg{f}, 1
+	}
+	for j := 1; j < len(a); j++ {
+		f := flagArg{name: k6Shorthands[a[j]]}
+		if rest, ok := strings.CutPrefix(a[j+1:], "="); ok { // -v=false, -o=X: the rest is its value
+			f.value, f.set = rest, true
+			return append(flags, f), 1
+		}
+		if k6Flags[f.name].value { // the rest of the cluster, else the next argument, is its value
+			if rest := a[j+1:]; rest != "" {
+				f.value, f.set = rest, true
+				return append(flags, f), 1
+			}
+			if i+1 < len(args) {
+				f.value, f.set = args[i+1], true
+				return append(flags, f), 2
+			}
+			return append(flags, f), 1
+		}
+		flags = append(flags, f)
+	}
+	return flags, 1
+}
+
+// k6FlagDef is what the launcher needs to know of one of k6's flags to read a command line.
+type k6FlagDef struct {
+	value  bool // takes a value (a flag that does not is a switch, or has a default for none: --http-debug)
+	global bool // a flag of k6's root command, also accepted before the subcommand
+}
+
+// k6Flags are the flags of k6 v1.8.1's run command and its global flags, as `k6 run --help`
+// lists them, by long name.
+var k6Flags = map[string]k6FlagDef{
+	// global
+	"address": {true, true}, "config": {true, true}, "log-format": {true, true},
+	"log-output": {true, true}, "secret-source": {true, true}, "no-color": {false, true},
+	"profiling-enabled": {false, true}, "quiet": {false, true}, "verbose": {false, true},
+	// run
+	"vus": {true, false}, "duration": {true, false}, "iterations": {true, false},
+	"stage": {true, false}, "execution-segment": {true, false},
+	"execution-segment-sequence": {true, false}, "paused": {false, false},
+	"no-setup": {false, false}, "no-teardown": {false, false}, "max-redirects": {true, false},
+	"batch": {true, false}, "batch-per-host": {true, false}, "rps": {true, false},
+	"user-agent": {true, false}, "http-debug": {false, false}, "insecure-skip-tls-verify": {false, false},
+	"no-connection-reuse": {false, false}, "no-vu-connection-reuse": {false, false},
+	"min-iteration-duration": {true, false}, "throw": {false, false}, "blacklist-ip": {true, false},
+	"block-hostnames": {true, false}, "summary-trend-stats": {true, false},
+	"summary-time-unit": {true, false}, "system-tags": {true, false}, "tag": {true, false},
+	"console-output": {true, false}, "discard-response-bodies": {false, false},
+	"local-ips": {true, false}, "dns": {true, false}, "include-system-env-vars": {false, false},
+	"compatibility-mode": {true, false}, "type": {true, false}, "env": {true, false},
+	"no-thresholds": {false, false}, "summary-mode": {true, false}, "summary-export": {true, false},
+	"new-machine-readable-summary": {false, false}, "traces-output": {true, false},
+	"out": {true, false}, "linger": {false, false}, "no-usage-report": {false, false},
+	"help": {false, true},
+}
+
+// k6Shorthands maps k6's one-letter flags to their long names.
+var k6Shorthands = map[byte]string{
+	'a': "address", 'c': "config", 'q': "quiet", 'v': "verbose", 'h': "help",
+	'u': "vus", 'd': "duration", 'i': "iterations", 's': "stage", 'p': "paused", 'w': "throw",
+	't': "type", 'e': "env", 'o': "out", 'l': "linger",
 }
 
 // executionSegment returns the --execution-segment of k6 run arguments (or K6_EXECUTION_SEGMENT),
@@ -141,20 +234,19 @@ func executionSegment(args []string, env func(string) (string, bool)) string {
 }
 
 // flagValue returns what k6 reads for a flag that takes a value: its last occurrence in args
-// (--flag value or --flag=value; none after "--"), else the environment variable, else "".
+// (--flag value or --flag=value; none after "--", none that is another flag's value), else the
+// environment variable, else "".
 func flagValue(args []string, env func(string) (string, bool), flag, variable string) string {
 	v, _ := env(variable)
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if a == "--" {
-			break
+	name := strings.TrimPrefix(flag, "--")
+	for i := 0; i < len(args) && args[i] != "--"; {
+		flags, span := parseArg(args, i)
+		for _, f := range flags {
+			if f.name == name && f.set {
+				v = f.value
+			}
 		}
-		if a == flag && i+1 < len(args) {
-			v = args[i+1]
-			i++
-		} else if after, ok := strings.CutPrefix(a, flag+"="); ok {
-			v = after
-		}
+		i += span
 	}
 	return v
 }

@@ -31,6 +31,8 @@ func TestRewriteRunArgs(t *testing.T) {
 			[]string{"--vus", "2", "--out", "json=r.json", "s.js"}, nil, false},
 		{"other flags with values untouched", []string{"-e", "X=--out", "--tag", "a=b", "-o", "penelopa", "s.js"},
 			[]string{"-e", "X=--out", "--tag", "a=b", "--out", "json=" + fd, "s.js"}, &outSpec{"penelopa", ""}, false},
+		{"another flag's value is not a flag", []string{"--tag", "-o", "-e", "--out", "-o", "penelopa", "s.js"},
+			[]string{"--tag", "-o", "-e", "--out", "--out", "json=" + fd, "s.js"}, &outSpec{"penelopa", ""}, false},
 		{"after double dash is not a flag", []string{"s.js", "--", "-o", "penelopa"},
 			[]string{"s.js", "--", "-o", "penelopa"}, nil, false},
 		{"name prefix is not ours", []string{"-o", "penelopa2=x", "s.js"},
@@ -82,6 +84,8 @@ func TestExecutionSegment(t *testing.T) {
 		{"from environment", []string{"s.js"}, envSeg, "1/2:1"},
 		{"flag beats environment", []string{"--execution-segment", "0:1/2", "s.js"}, envSeg, "0:1/2"},
 		{"after -- is the script's", []string{"s.js", "--", "--execution-segment", "0:1/2"}, none, ""},
+		{"another flag's value", []string{"--tag", "--execution-segment", "s.js"}, none, ""},
+		{"last wins", []string{"--execution-segment=0:1/2", "--execution-segment", "1/2:1", "s.js"}, none, "1/2:1"},
 	}
 	for _, tc := range tests {
 		if got := executionSegment(tc.args, tc.env); got != tc.want {
@@ -102,8 +106,20 @@ func TestVerbose(t *testing.T) {
 		{[]string{"run", "-vq", "--verbose=false", "s.js"}, false},
 		{[]string{"run", "--verbose=true", "s.js"}, true},
 		{[]string{"run", "-u", "5", "-e", "V=1", "s.js"}, false},
-		{[]string{"run", "-vu", "5", "s.js"}, false}, // u takes a value: not a cluster of switches
+		{[]string{"run", "-vu", "5", "s.js"}, true},  // pflag: -v, then -u 5
+		{[]string{"run", "-uv", "s.js"}, false},      // -u's value is "v"
 		{[]string{"run", "s.js", "--", "-v"}, false}, // the script's
+		{[]string{"run", "--verbose=1", "s.js"}, true},
+		{[]string{"run", "-v", "--verbose=0", "s.js"}, false},
+		{[]string{"run", "-v", "--verbose=F", "s.js"}, false},
+		{[]string{"run", "-v=true", "s.js"}, true},
+		{[]string{"run", "-v", "-v=false", "s.js"}, false},
+		{[]string{"run", "-qv=false", "s.js"}, false},
+		{[]string{"run", "--tag", "-v", "s.js"}, false}, // the tag's value
+		{[]string{"run", "-e", "-v", "s.js"}, false},
+		{[]string{"run", "-e", "X=-v", "--tag", "v=-v", "s.js"}, false},
+		{[]string{"-qv", "run", "s.js"}, true},
+		{[]string{"run", "s.js", "-v"}, true}, // k6 reads flags after the script too
 	}
 	for _, tc := range tests {
 		if got := verbose(tc.args); got != tc.want {
@@ -123,6 +139,14 @@ func TestGlobalFlags(t *testing.T) {
 		{[]string{"--address", "127.0.0.1:6566", "-v", "version"}, []string{"--address", "127.0.0.1:6566", "-v"}, []string{"version"}},
 		{[]string{"--unknown", "run"}, []string{}, []string{"--unknown", "run"}},
 		{[]string{"-c"}, []string{}, []string{"-c"}},
+		{[]string{"-qv", "run", "s.js"}, []string{"-qv"}, []string{"run", "s.js"}},
+		{[]string{"-qc", "cfg.json", "-c=x.json", "--config", "y.json", "run"}, []string{"-qc", "cfg.json", "-c=x.json", "--config", "y.json"}, []string{"run"}},
+		{[]string{"--secret-source", "file=s.env", "--profiling-enabled", "--verbose=false", "run"},
+			[]string{"--secret-source", "file=s.env", "--profiling-enabled", "--verbose=false"}, []string{"run"}},
+		{[]string{"--log-output", "run", "s.js"}, []string{"--log-output", "run"}, []string{"s.js"}}, // as pflag: run is its value
+		{[]string{"-qu", "2", "run"}, []string{}, []string{"-qu", "2", "run"}},                       // -u is run's
+		{[]string{"--vus=2", "run"}, []string{}, []string{"--vus=2", "run"}},
+		{[]string{"--", "run"}, []string{}, []string{"--", "run"}},
 	}
 	for _, tc := range tests {
 		global, rest := globalFlags(tc.in)
