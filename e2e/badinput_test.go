@@ -128,3 +128,40 @@ func k6Spy(t *testing.T, k6 string) (path string, started func() bool) {
 		return err == nil
 	}
 }
+
+// TestK6OutVariable names penelopa in K6_OUT instead of --out, beside k6's own json output in
+// the same list, as k6 reads K6_OUT when the command line has no --out: the data reaches the
+// receiver exactly, the json output still writes its file, and a penelopa setting split off
+// by K6_OUT's commas is refused with the variable to use instead, before k6 runs.
+func TestK6OutVariable(t *testing.T) {
+	out := outputFromEnv(t)
+	out.needsPenelopa(t)
+	vm := startVictoriaMetrics(t)
+	target := startTarget(t)
+	jsonPath := filepath.Join(t.TempDir(), "k6.json")
+	res := out.start(t, run{
+		script: script(t, "short.js"),
+		args:   []string{"--tag", "e2e_run=k6-out"},
+		env: []string{"TARGET_URL=" + target, "K6_OUT=json=" + jsonPath + ",penelopa",
+			"PENELOPA_METRICS_URL=" + vm.writeURL, "PENELOPA_METRICS_PUSH_INTERVAL=1s", "PENELOPA_STALE_MARKERS=true"},
+	})
+	if res.exitCode != 0 {
+		t.Fatalf("exit code %d, want 0\n%v", res.exitCode, res)
+	}
+	c := &checker{api: vm.api, sel: `e2e_run="k6-out"`, out: out, sum: readSummary(t, res), since: res.start}
+	for _, p := range eventually(t, settleTimeout, func() []string { return exactTotals(c) }) {
+		t.Error(p)
+	}
+	data, err := os.ReadFile(jsonPath)
+	if err != nil || !strings.Contains(string(data), `"metric":"e2e_jobs"`) {
+		t.Errorf("k6's json output from K6_OUT wrote no e2e_jobs point (err %v, %d bytes)", err, len(data))
+	}
+
+	res = out.start(t, run{
+		script: script(t, "short.js"),
+		env:    []string{"TARGET_URL=" + target, "K6_OUT=penelopa=" + vm.writeURL + ",push_interval=1s"},
+	})
+	if res.exitCode != 104 || !strings.Contains(res.stderr, "PENELOPA_METRICS_PUSH_INTERVAL") {
+		t.Errorf("a setting split off by K6_OUT's commas: exit code %d, want 104 and a message naming PENELOPA_METRICS_PUSH_INTERVAL\n%v", res.exitCode, res)
+	}
+}

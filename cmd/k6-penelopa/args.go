@@ -250,3 +250,42 @@ func flagValue(args []string, env func(string) (string, bool), flag, variable st
 	}
 	return v
 }
+
+// hasOutFlag reports whether k6 run arguments hold an --out flag (before any "--"): k6 then
+// takes its outputs from the command line alone and ignores K6_OUT and a config file's out.
+func hasOutFlag(args []string) bool {
+	for i := 0; i < len(args) && args[i] != "--"; {
+		flags, span := parseArg(args, i)
+		for _, f := range flags {
+			if f.name == "out" {
+				return true
+			}
+		}
+		i += span
+	}
+	return false
+}
+
+// envOuts reads K6_OUT as k6 does, a comma-separated list of outputs, and returns the one
+// naming one of ours with the others, in order. k6 splits at every comma, so the settings in
+// an output's argument hold none: an item after ours that is one of our settings (key=value,
+// setting(key) true) was meant as part of ours, and is an error that says where it goes instead.
+func envOuts(value string, ours func(string) bool, setting func(key string) (env string, ok bool)) (*outSpec, []string, error) {
+	var found *outSpec
+	var others []string
+	for _, item := range strings.Split(value, ",") {
+		name, arg, _ := strings.Cut(item, "=")
+		if ours(name) {
+			if found != nil {
+				return nil, nil, fmt.Errorf("K6_OUT names %s more than once; name it once", name)
+			}
+			found = &outSpec{name: name, arg: arg}
+			continue
+		}
+		if env, ok := setting(name); ok && found != nil {
+			return nil, nil, fmt.Errorf("K6_OUT: %q is a %s setting, but k6 splits K6_OUT at every comma, so it would be an output of its own; set it in %s instead (or give --out %s=... on the command line, where commas are kept)", name+"=…", found.name, env, found.name)
+		}
+		others = append(others, item)
+	}
+	return found, others, nil
+}

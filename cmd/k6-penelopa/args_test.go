@@ -2,6 +2,8 @@ package main
 
 import (
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -152,6 +154,61 @@ func TestGlobalFlags(t *testing.T) {
 		global, rest := globalFlags(tc.in)
 		if !reflect.DeepEqual(append([]string{}, global...), tc.global) || !reflect.DeepEqual(rest, tc.rest) {
 			t.Errorf("globalFlags(%q) = %q, %q; want %q, %q", tc.in, global, rest, tc.global, tc.rest)
+		}
+	}
+}
+
+func TestEnvOuts(t *testing.T) {
+	ours := func(n string) bool { return n == "penelopa" }
+	setting := func(k string) (string, bool) {
+		if k == "push_interval" {
+			return "PENELOPA_METRICS_PUSH_INTERVAL", true
+		}
+		return "", false
+	}
+	tests := []struct {
+		name, value string
+		spec        *outSpec
+		others      []string
+		err         string
+	}{
+		{"ours alone", "penelopa", &outSpec{"penelopa", ""}, nil, ""},
+		{"ours with a URL", "penelopa=http://h:8428/api/v1/write", &outSpec{"penelopa", "http://h:8428/api/v1/write"}, nil, ""},
+		{"beside k6's outputs", "json=r.json,penelopa=url=http://h,csv=x.csv", &outSpec{"penelopa", "url=http://h"}, []string{"json=r.json", "csv=x.csv"}, ""},
+		{"not ours", "json=r.json,influxdb=http://h", nil, []string{"json=r.json", "influxdb=http://h"}, ""},
+		{"a setting split off", "penelopa=url=http://h,push_interval=1s", nil, nil, "PENELOPA_METRICS_PUSH_INTERVAL"},
+		{"a setting-like output before ours is k6's", "push_interval=1s,penelopa", &outSpec{"penelopa", ""}, []string{"push_interval=1s"}, ""},
+		{"twice", "penelopa,penelopa=http://h", nil, nil, "more than once"},
+	}
+	for _, tc := range tests {
+		spec, others, err := envOuts(tc.value, ours, setting)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%s: err %v, want one containing %q", tc.name, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || !reflect.DeepEqual(spec, tc.spec) || !slices.Equal(others, tc.others) {
+			t.Errorf("%s: envOuts(%q) = %+v, %q, %v; want %+v, %q", tc.name, tc.value, spec, others, err, tc.spec, tc.others)
+		}
+	}
+}
+
+func TestHasOutFlag(t *testing.T) {
+	tests := []struct {
+		args []string
+		want bool
+	}{
+		{[]string{"s.js"}, false},
+		{[]string{"-o", "json=x", "s.js"}, true},
+		{[]string{"s.js", "--out=csv=x"}, true},
+		{[]string{"-qo", "json=x", "s.js"}, true},
+		{[]string{"--tag", "-o", "s.js"}, false}, // the tag's value
+		{[]string{"s.js", "--", "-o", "x"}, false},
+	}
+	for _, tc := range tests {
+		if got := hasOutFlag(tc.args); got != tc.want {
+			t.Errorf("hasOutFlag(%q) = %v, want %v", tc.args, got, tc.want)
 		}
 	}
 }

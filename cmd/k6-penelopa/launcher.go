@@ -45,6 +45,17 @@ type launcher struct {
 	stderr  *os.File
 	outputs penelopa.Outputs
 	version string
+	dropEnv []string // variables the launcher consumed, not passed on to k6 (K6_OUT naming ours)
+}
+
+// penelopaSetting reports whether key is one of penelopa's settings, and its variable.
+func penelopaSetting(key string) (env string, ok bool) {
+	for _, o := range penelopa.Options() {
+		if o.Key == key {
+			return o.Env, true
+		}
+	}
+	return "", false
 }
 
 func (l *launcher) main() int {
@@ -92,6 +103,24 @@ func (l *launcher) main() int {
 	if k6Err != nil {
 		lg.must.Errorf("%v", k6Err)
 		return exitK6NotFound
+	}
+	if spec == nil && !hasOutFlag(k6Args) {
+		// No --out at all: k6 takes its outputs from K6_OUT, which may name ours. Its other
+		// outputs go to k6 as --out flags beside the stream's, and K6_OUT is not passed on.
+		if value, ok := l.env("K6_OUT"); ok && value != "" {
+			var others []string
+			if spec, others, err = envOuts(value, ours, penelopaSetting); err != nil {
+				lg.must.Errorf("%v", err)
+				return exitInvalidConfig
+			}
+			if spec != nil {
+				for _, o := range others {
+					k6Args = append(k6Args, "--out", o)
+				}
+				k6Args = append(k6Args, "--out", fmt.Sprintf("json=/dev/fd/%d", streamFD))
+				l.dropEnv = append(l.dropEnv, "K6_OUT")
+			}
+		}
 	}
 	if spec == nil {
 		return l.execK6(k6, l.args, lg.must) // no --out penelopa: exactly `k6 run`
@@ -153,7 +182,7 @@ func (l *launcher) runWithOutput(k6 string, args []string, out penelopa.StreamOu
 	growPipe(w)
 
 	cmd := exec.Command(k6, args...)
-	cmd.Env = childEnv(os.Environ())
+	cmd.Env = childEnv(os.Environ(), l.dropEnv...)
 	// k6 stops (gracefully, as on Ctrl-C) if the launcher dies: nobody would read its stream,
 	// and a load test nobody watches must not go on.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
@@ -384,9 +413,9 @@ func growPipe(f *os.File) {
 
 // childEnv is environ without penelopa's credentials (password, bearer token, headers, and the
 // URL when it holds a user:password or a credential in its query), which k6 does not need and
-// a test script could otherwise read from __ENV or a k6 log could show. Every other variable,
-// PENELOPA_* included, passes.
-func childEnv(environ []string) []string {
+// a test script could otherwise read from __ENV or a k6 log could show, and without the
+// variables named in drop. Every other variable, PENELOPA_* included, passes.
+func childEnv(environ []string, drop ...string) []string {
 	secret, urlEnv := map[string]bool{}, ""
 	for _, o := range penelopa.Options() {
 		if o.Secret {
@@ -399,7 +428,7 @@ func childEnv(environ []string) []string {
 	out := make([]string, 0, len(environ))
 	for _, kv := range environ {
 		name, value, _ := strings.Cut(kv, "=")
-		if secret[name] || name == urlEnv && sender.URLHasCredentials(value) {
+		if secret[name] || name == urlEnv && sender.URLHasCredentials(value) || slices.Contains(drop, name) {
 			continue
 		}
 		out = append(out, kv)
