@@ -244,16 +244,33 @@ func FuzzNumber(f *testing.F) {
 	})
 }
 
-// TestPlainEnd checks plainEnd against its definition (the first quote, -1 when a backslash
-// comes first or there is none) for a quote, a backslash or both at every position of
-// strings up to 40 bytes, among bytes that differ from them in one bit only.
-func TestPlainEnd(t *testing.T) {
-	want := func(b []byte) int {
-		q := bytes.IndexByte(b, '"')
-		if q < 0 || bytes.IndexByte(b[:q], '\\') >= 0 {
-			return -1
+// TestStringEnds checks plainEnd and quoteEnd against byte-by-byte definitions (plainEnd: the
+// first quote, -1 when a backslash comes before it or there is none; quoteEnd: the first
+// quote, -1 when a backslash is just before it or there is none) for a quote, a backslash or
+// both at every position of strings up to 40 bytes, among bytes that differ from them in one
+// bit only.
+func TestStringEnds(t *testing.T) {
+	wantPlain := func(b []byte) int {
+		for i, c := range b {
+			switch c {
+			case '\\':
+				return -1
+			case '"':
+				return i
+			}
 		}
-		return q
+		return -1
+	}
+	wantQuote := func(b []byte) int {
+		for i, c := range b {
+			if c == '"' {
+				if i > 0 && b[i-1] == '\\' {
+					return -1
+				}
+				return i
+			}
+		}
+		return -1
 	}
 	fill := []byte{'a', '"' ^ 1, '"' ^ 0x80, '\\' ^ 1, 0, 0xff, '#', '!'} // near misses of both
 	for n := 0; n <= 40; n++ {
@@ -261,8 +278,11 @@ func TestPlainEnd(t *testing.T) {
 			b := bytes.Repeat(fill[f:f+1], n)
 			check := func() {
 				t.Helper()
-				if got := plainEnd(b); got != want(b) {
-					t.Fatalf("plainEnd(%q) = %d, want %d", b, got, want(b))
+				if got, want := plainEnd(b), wantPlain(b); got != want {
+					t.Fatalf("plainEnd(%q) = %d, want %d", b, got, want)
+				}
+				if got, want := quoteEnd(b), wantQuote(b); got != want {
+					t.Fatalf("quoteEnd(%q) = %d, want %d", b, got, want)
 				}
 			}
 			check()
