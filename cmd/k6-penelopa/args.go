@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -98,9 +99,10 @@ func outValue(args []string, i int) (value string, consumed int, keep string, ok
 const boolShorthands = "lpqvw"
 
 // globalFlags splits the k6 flags given before the subcommand (k6-penelopa -q run ...) from
-// the rest: k6 takes its global flags there too, in any spelling pflag reads (-qv, -c=cfg,
-// --config cfg). It stops at the first argument that is not all global flags, and before a
-// flag whose value is missing.
+// the rest: k6 takes flags there too (cobra finds the subcommand past them; run's own flags
+// as well as the global ones), in any spelling pflag reads (-qv, -c=cfg, --config cfg). It
+// stops at the first argument that is not all k6 flags, and before a flag whose value is
+// missing.
 func globalFlags(args []string) (global, rest []string) {
 	i := 0
 	for i < len(args) && args[i] != "--" {
@@ -109,7 +111,7 @@ func globalFlags(args []string) (global, rest []string) {
 			break
 		}
 		for _, f := range flags {
-			if def, ok := k6Flags[f.name]; !ok || !def.global || def.value && !f.set {
+			if value, ok := k6Flags[f.name]; !ok || value && !f.set {
 				return args[:i], args[i:]
 			}
 		}
@@ -159,7 +161,7 @@ func parseArg(args []string, i int) (flags []flagArg, span int) {
 	if long, ok := strings.CutPrefix(a, "--"); ok {
 		name, value, set := strings.Cut(long, "=")
 		f := flagArg{name: name, value: value, set: set}
-		if !set && k6Flags[name].value && i+1 < len(args) {
+		if !set && k6Flags[name] && i+1 < len(args) {
 			f.value, f.set = args[i+1], true
 			return []flagArg{f}, 2
 		}
@@ -171,7 +173,7 @@ func parseArg(args []string, i int) (flags []flagArg, span int) {
 			f.value, f.set = rest, true
 			return append(flags, f), 1
 		}
-		if k6Flags[f.name].value { // the rest of the cluster, else the next argument, is its value
+		if k6Flags[f.name] { // the rest of the cluster, else the next argument, is its value
 			if rest := a[j+1:]; rest != "" {
 				f.value, f.set = rest, true
 				return append(flags, f), 1
@@ -187,37 +189,32 @@ func parseArg(args []string, i int) (flags []flagArg, span int) {
 	return flags, 1
 }
 
-// k6FlagDef is what the launcher needs to know of one of k6's flags to read a command line.
-type k6FlagDef struct {
-	value  bool // takes a value (a flag that does not is a switch, or has a default for none: --http-debug)
-	global bool // a flag of k6's root command, also accepted before the subcommand
-}
-
 // k6Flags are the flags of k6 v1.8.1's run command and its global flags, as `k6 run --help`
-// lists them, by long name.
-var k6Flags = map[string]k6FlagDef{
+// lists them, by long name, and whether each takes a value (one that does not is a switch, or
+// has a default for none: --http-debug).
+var k6Flags = map[string]bool{
 	// global
-	"address": {true, true}, "config": {true, true}, "log-format": {true, true},
-	"log-output": {true, true}, "secret-source": {true, true}, "no-color": {false, true},
-	"profiling-enabled": {false, true}, "quiet": {false, true}, "verbose": {false, true},
+	"address": true, "config": true, "log-format": true,
+	"log-output": true, "secret-source": true, "no-color": false,
+	"profiling-enabled": false, "quiet": false, "verbose": false,
 	// run
-	"vus": {true, false}, "duration": {true, false}, "iterations": {true, false},
-	"stage": {true, false}, "execution-segment": {true, false},
-	"execution-segment-sequence": {true, false}, "paused": {false, false},
-	"no-setup": {false, false}, "no-teardown": {false, false}, "max-redirects": {true, false},
-	"batch": {true, false}, "batch-per-host": {true, false}, "rps": {true, false},
-	"user-agent": {true, false}, "http-debug": {false, false}, "insecure-skip-tls-verify": {false, false},
-	"no-connection-reuse": {false, false}, "no-vu-connection-reuse": {false, false},
-	"min-iteration-duration": {true, false}, "throw": {false, false}, "blacklist-ip": {true, false},
-	"block-hostnames": {true, false}, "summary-trend-stats": {true, false},
-	"summary-time-unit": {true, false}, "system-tags": {true, false}, "tag": {true, false},
-	"console-output": {true, false}, "discard-response-bodies": {false, false},
-	"local-ips": {true, false}, "dns": {true, false}, "include-system-env-vars": {false, false},
-	"compatibility-mode": {true, false}, "type": {true, false}, "env": {true, false},
-	"no-thresholds": {false, false}, "summary-mode": {true, false}, "summary-export": {true, false},
-	"new-machine-readable-summary": {false, false}, "traces-output": {true, false},
-	"out": {true, false}, "linger": {false, false}, "no-usage-report": {false, false},
-	"help": {false, true},
+	"vus": true, "duration": true, "iterations": true,
+	"stage": true, "execution-segment": true,
+	"execution-segment-sequence": true, "paused": false,
+	"no-setup": false, "no-teardown": false, "max-redirects": true,
+	"batch": true, "batch-per-host": true, "rps": true,
+	"user-agent": true, "http-debug": false, "insecure-skip-tls-verify": false,
+	"no-connection-reuse": false, "no-vu-connection-reuse": false,
+	"min-iteration-duration": true, "throw": false, "blacklist-ip": true,
+	"block-hostnames": true, "summary-trend-stats": true,
+	"summary-time-unit": true, "system-tags": true, "tag": true,
+	"console-output": true, "discard-response-bodies": false,
+	"local-ips": true, "dns": true, "include-system-env-vars": false,
+	"compatibility-mode": true, "type": true, "env": true,
+	"no-thresholds": false, "summary-mode": true, "summary-export": true,
+	"new-machine-readable-summary": false, "traces-output": true,
+	"out": true, "linger": false, "no-usage-report": false,
+	"help": false,
 }
 
 // k6Shorthands maps k6's one-letter flags to their long names.
@@ -227,10 +224,15 @@ var k6Shorthands = map[byte]string{
 	't': "type", 'e': "env", 'o': "out", 'l': "linger",
 }
 
-// executionSegment returns the --execution-segment of k6 run arguments (or K6_EXECUTION_SEGMENT),
-// so that several k6 processes sharing one test and one host still write distinct series.
-func executionSegment(args []string, env func(string) (string, bool)) string {
-	return strings.TrimSpace(flagValue(args, env, "--execution-segment", "K6_EXECUTION_SEGMENT"))
+// executionSegment returns the execution segment k6 runs, so that several k6 processes sharing
+// one test and one host still write distinct series: --execution-segment of k6 run arguments,
+// else K6_EXECUTION_SEGMENT, else the config file's (fromFile). One set in the script's options
+// alone is not seen.
+func executionSegment(args []string, env func(string) (string, bool), fromFile string) string {
+	if s := strings.TrimSpace(flagValue(args, env, "--execution-segment", "K6_EXECUTION_SEGMENT")); s != "" {
+		return s
+	}
+	return strings.TrimSpace(fromFile)
 }
 
 // flagValue returns what k6 reads for a flag that takes a value: its last occurrence in args
@@ -288,4 +290,47 @@ func envOuts(value string, ours func(string) bool, setting func(key string) (env
 		others = append(others, item)
 	}
 	return found, others, nil
+}
+
+// fileOuts returns the output of a k6 config file's out list naming one of ours, with the
+// others in order. The list holds one output an element, so an argument keeps its commas.
+func fileOuts(outs []string, ours func(string) bool) (*outSpec, []string, error) {
+	var found *outSpec
+	var others []string
+	for _, item := range outs {
+		name, arg, _ := strings.Cut(item, "=")
+		if !ours(name) {
+			others = append(others, item)
+			continue
+		}
+		if found != nil {
+			return nil, nil, fmt.Errorf("out names %s more than once; name it once", name)
+		}
+		found = &outSpec{name: name, arg: arg}
+	}
+	return found, others, nil
+}
+
+// withoutOurs returns K6_OUT's value without the outputs naming ours (split at commas, as k6
+// reads it), and whether it named any.
+func withoutOurs(value string, ours func(string) bool) (rest string, had bool) {
+	var keep []string
+	for _, item := range strings.Split(value, ",") {
+		if name, _, _ := strings.Cut(item, "="); ours(name) {
+			had = true
+			continue
+		}
+		keep = append(keep, item)
+	}
+	return strings.Join(keep, ","), had
+}
+
+// beforeDashes returns args with extra inserted before the first "--", or at the end when it
+// has none: after "--" k6 reads arguments, not flags.
+func beforeDashes(args, extra []string) []string {
+	i := slices.Index(args, "--")
+	if i < 0 {
+		return append(args, extra...)
+	}
+	return slices.Concat(args[:i], extra, args[i:])
 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -90,9 +92,63 @@ func TestExecutionSegment(t *testing.T) {
 		{"last wins", []string{"--execution-segment=0:1/2", "--execution-segment", "1/2:1", "s.js"}, none, "1/2:1"},
 	}
 	for _, tc := range tests {
-		if got := executionSegment(tc.args, tc.env); got != tc.want {
+		if got := executionSegment(tc.args, tc.env, ""); got != tc.want {
 			t.Errorf("%s: got %q, want %q", tc.name, got, tc.want)
 		}
+	}
+	if got := executionSegment([]string{"s.js"}, none, " 0:1/3 "); got != "0:1/3" {
+		t.Errorf("from the config file: got %q, want 0:1/3", got)
+	}
+	if got := executionSegment([]string{"s.js"}, envSeg, "0:1/3"); got != "1/2:1" {
+		t.Errorf("environment beats the config file: got %q, want 1/2:1", got)
+	}
+}
+
+func TestReadK6Config(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "k6.json")
+	if err := os.WriteFile(path, []byte(`{"vus": 2, "executionSegment": "1/2:1", "out": ["json=a.json", "penelopa=url=http://h,push_interval=1s"]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bad := filepath.Join(dir, "bad.json")
+	if err := os.WriteFile(bad, []byte(`{"out": 7`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := func(vars map[string]string) func(string) (string, bool) {
+		return func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
+	}
+	want := k6Config{Out: []string{"json=a.json", "penelopa=url=http://h,push_interval=1s"}, ExecutionSegment: "1/2:1"}
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want k6Config
+	}{
+		{"-c", []string{"-c", path, "s.js"}, nil, want},
+		{"--config=", []string{"s.js", "--config=" + path}, nil, want},
+		{"K6_CONFIG", []string{"s.js"}, map[string]string{"K6_CONFIG": path}, want},
+		{"the flag beats K6_CONFIG", []string{"-c", path}, map[string]string{"K6_CONFIG": bad}, want},
+		{"k6's default place, empty", []string{"s.js"}, nil, k6Config{}}, // XDG_CONFIG_HOME (os.UserConfigDir reads the process's) is dir
+		{"missing", []string{"-c", filepath.Join(dir, "none.json")}, nil, k6Config{}},
+		{"not JSON of the form", []string{"-c", bad}, nil, k6Config{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("XDG_CONFIG_HOME", dir) // dir/k6/config.json does not exist yet
+			if got := readK6Config(tc.args, env(tc.env)); !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("readK6Config = %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+	t.Setenv("XDG_CONFIG_HOME", dir)
+	if err := os.MkdirAll(filepath.Join(dir, "k6"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(path, filepath.Join(dir, "k6", "config.json")); err != nil {
+		t.Fatal(err)
+	}
+	if got := readK6Config([]string{"s.js"}, env(nil)); !reflect.DeepEqual(got, want) {
+		t.Errorf("k6's default config file: %+v, want %+v", got, want)
 	}
 }
 
@@ -146,8 +202,9 @@ func TestGlobalFlags(t *testing.T) {
 		{[]string{"--secret-source", "file=s.env", "--profiling-enabled", "--verbose=false", "run"},
 			[]string{"--secret-source", "file=s.env", "--profiling-enabled", "--verbose=false"}, []string{"run"}},
 		{[]string{"--log-output", "run", "s.js"}, []string{"--log-output", "run"}, []string{"s.js"}}, // as pflag: run is its value
-		{[]string{"-qu", "2", "run"}, []string{}, []string{"-qu", "2", "run"}},                       // -u is run's
-		{[]string{"--vus=2", "run"}, []string{}, []string{"--vus=2", "run"}},
+		{[]string{"-qu", "2", "run"}, []string{"-qu", "2"}, []string{"run"}},                         // cobra takes run's flags before run too
+		{[]string{"--vus=2", "-o", "penelopa", "run"}, []string{"--vus=2", "-o", "penelopa"}, []string{"run"}},
+		{[]string{"--nope", "run"}, []string{}, []string{"--nope", "run"}},
 		{[]string{"--", "run"}, []string{}, []string{"--", "run"}},
 	}
 	for _, tc := range tests {
@@ -210,5 +267,19 @@ func TestHasOutFlag(t *testing.T) {
 		if got := hasOutFlag(tc.args); got != tc.want {
 			t.Errorf("hasOutFlag(%q) = %v, want %v", tc.args, got, tc.want)
 		}
+	}
+}
+
+func TestFileOuts(t *testing.T) {
+	ours := func(n string) bool { return n == "penelopa" }
+	spec, others, err := fileOuts([]string{"json=a.json", "penelopa=url=http://h,push_interval=1s", "csv=b.csv"}, ours)
+	if err != nil || !reflect.DeepEqual(spec, &outSpec{"penelopa", "url=http://h,push_interval=1s"}) || !slices.Equal(others, []string{"json=a.json", "csv=b.csv"}) {
+		t.Errorf("fileOuts = %+v, %q, %v", spec, others, err)
+	}
+	if _, _, err := fileOuts([]string{"penelopa", "penelopa=http://h"}, ours); err == nil || !strings.Contains(err.Error(), "more than once") {
+		t.Errorf("twice: err %v", err)
+	}
+	if spec, others, err := fileOuts([]string{"json=a.json"}, ours); spec != nil || len(others) != 1 || err != nil {
+		t.Errorf("none of ours: %+v, %q, %v", spec, others, err)
 	}
 }

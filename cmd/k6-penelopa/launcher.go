@@ -45,7 +45,8 @@ type launcher struct {
 	stderr  *os.File
 	outputs penelopa.Outputs
 	version string
-	dropEnv []string // variables the launcher consumed, not passed on to k6 (K6_OUT naming ours)
+	envDrop []string // variables not passed on to k6 (see childEnv)
+	envSet  []string // NAME=VALUE passed to k6 in place of the environment's
 }
 
 // penelopaSetting reports whether key is one of penelopa's settings, and its variable.
@@ -70,7 +71,19 @@ func (l *launcher) main() int {
 		lg.must.Warnf("%s", dest.warning)
 	}
 	k6, k6Err := l.findK6()
-	global, cmdArgs := globalFlags(l.args) // k6 -q run ...: global flags before the subcommand
+	global, cmdArgs := globalFlags(l.args) // k6 -q run ...: flags before the subcommand
+	ours := func(name string) bool { _, ok := l.outputs[name]; return ok }
+	// k6 takes K6_OUT as its outputs when it is not blank; the items naming ours are of no use
+	// to k6 (only this launcher runs them) and may hold credentials, so k6 never sees them.
+	envOut, _ := l.env("K6_OUT")
+	if strings.TrimSpace(envOut) == "" {
+		envOut = ""
+	} else if rest, had := withoutOurs(envOut, ours); had {
+		l.envDrop = append(l.envDrop, "K6_OUT")
+		if rest != "" {
+			l.envSet = append(l.envSet, "K6_OUT="+rest)
+		}
+	}
 	if len(cmdArgs) == 0 || cmdArgs[0] != "run" {
 		switch helpTopic(cmdArgs) {
 		case "replay": // k6 knows nothing of it
@@ -94,31 +107,52 @@ func (l *launcher) main() int {
 		return l.execK6(k6, l.args, lg.must)
 	}
 
-	ours := func(name string) bool { _, ok := l.outputs[name]; return ok }
-	k6Args, spec, err := rewriteRunArgs(cmdArgs[1:], ours, fmt.Sprintf("/dev/fd/%d", streamFD))
+	stream := fmt.Sprintf("/dev/fd/%d", streamFD)
+	lead, leadSpec, err := rewriteRunArgs(global, ours, stream) // cobra reads run's flags before run too
 	if err != nil {
 		lg.must.Errorf("%v", err)
 		return exitInvalidConfig
+	}
+	k6Args, spec, err := rewriteRunArgs(cmdArgs[1:], ours, stream)
+	switch {
+	case err != nil:
+		lg.must.Errorf("%v", err)
+		return exitInvalidConfig
+	case leadSpec != nil && spec != nil:
+		lg.must.Errorf("--out %s is given more than once; give it once, with all settings in one argument or in PENELOPA_* variables", spec.name)
+		return exitInvalidConfig
+	case spec == nil:
+		spec = leadSpec
 	}
 	if k6Err != nil {
 		lg.must.Errorf("%v", k6Err)
 		return exitK6NotFound
 	}
-	if spec == nil && !hasOutFlag(k6Args) {
-		// No --out at all: k6 takes its outputs from K6_OUT, which may name ours. Its other
-		// outputs go to k6 as --out flags beside the stream's, and K6_OUT is not passed on.
-		if value, ok := l.env("K6_OUT"); ok && value != "" {
+	cfg := readK6Config(slices.Concat(global, k6Args), l.env)
+	if spec == nil && !hasOutFlag(slices.Concat(global, k6Args)) {
+		// No --out at all: k6 takes its outputs from K6_OUT, else from its config file's out,
+		// either of which may name ours.
+		if envOut != "" {
 			var others []string
-			if spec, others, err = envOuts(value, ours, penelopaSetting); err != nil {
+			if spec, others, err = envOuts(envOut, ours, penelopaSetting); err != nil {
 				lg.must.Errorf("%v", err)
 				return exitInvalidConfig
 			}
-			if spec != nil {
-				for _, o := range others {
-					k6Args = append(k6Args, "--out", o)
+			if spec != nil { // k6 reads the others and the stream from K6_OUT, where they were
+				l.envSet = append(l.envSet, "K6_OUT="+strings.Join(append(others, "json="+stream), ","))
+			}
+		} else {
+			var others []string
+			if spec, others, err = fileOuts(cfg.Out, ours); err != nil {
+				lg.must.Errorf("k6 config file: %v", err)
+				return exitInvalidConfig
+			}
+			if spec != nil { // --out flags replace the file's list for k6
+				var outs []string
+				for _, o := range append(others, "json="+stream) {
+					outs = append(outs, "--out", o)
 				}
-				k6Args = append(k6Args, "--out", fmt.Sprintf("json=/dev/fd/%d", streamFD))
-				l.dropEnv = append(l.dropEnv, "K6_OUT")
+				k6Args = beforeDashes(k6Args, outs)
 			}
 		}
 	}
@@ -131,7 +165,7 @@ func (l *launcher) main() int {
 		Argument:         spec.arg,
 		Env:              l.env,
 		Hostname:         host,
-		ExecutionSegment: executionSegment(k6Args, l.env),
+		ExecutionSegment: executionSegment(k6Args, l.env, cfg.ExecutionSegment),
 		Stderr:           dest.sink.W,
 		LogFormat:        dest.sink.Format,
 		LogFloor:         dest.sink.Floor,
@@ -142,7 +176,7 @@ func (l *launcher) main() int {
 		lg.must.Errorf("%v", err)
 		return exitInvalidConfig
 	}
-	return l.runWithOutput(k6, slices.Concat(global, []string{"run"}, k6Args), out, lg)
+	return l.runWithOutput(k6, slices.Concat(lead, []string{"run"}, k6Args), out, lg)
 }
 
 // helpTopic tells a request for help from the arguments after the global flags: "k6" for
@@ -182,7 +216,7 @@ func (l *launcher) runWithOutput(k6 string, args []string, out penelopa.StreamOu
 	growPipe(w)
 
 	cmd := exec.Command(k6, args...)
-	cmd.Env = childEnv(os.Environ(), l.dropEnv...)
+	cmd.Env = childEnv(os.Environ(), l.envDrop, l.envSet)
 	// k6 stops (gracefully, as on Ctrl-C) if the launcher dies: nobody would read its stream,
 	// and a load test nobody watches must not go on.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
@@ -312,7 +346,7 @@ func exitCode(err error) int {
 // execK6 replaces this process with k6, so every subcommand behaves exactly as k6's own; log
 // says why it could not.
 func (l *launcher) execK6(k6 string, args []string, log *logs.Logger) int {
-	err := syscall.Exec(k6, append([]string{"k6"}, args...), childEnv(os.Environ()))
+	err := syscall.Exec(k6, append([]string{"k6"}, args...), childEnv(os.Environ(), l.envDrop, l.envSet))
 	log.Errorf("running k6 %s: %v", k6, err)
 	return exitK6NotFound
 }
@@ -414,8 +448,9 @@ func growPipe(f *os.File) {
 // childEnv is environ without penelopa's credentials (password, bearer token, headers, and the
 // URL when it holds a user:password or a credential in its query), which k6 does not need and
 // a test script could otherwise read from __ENV or a k6 log could show, and without the
-// variables named in drop. Every other variable, PENELOPA_* included, passes.
-func childEnv(environ []string, drop ...string) []string {
+// variables named in drop or set; set (NAME=VALUE) is added at the end. Every other variable,
+// PENELOPA_* included, passes.
+func childEnv(environ []string, drop, set []string) []string {
 	secret, urlEnv := map[string]bool{}, ""
 	for _, o := range penelopa.Options() {
 		if o.Secret {
@@ -428,10 +463,11 @@ func childEnv(environ []string, drop ...string) []string {
 	out := make([]string, 0, len(environ))
 	for _, kv := range environ {
 		name, value, _ := strings.Cut(kv, "=")
-		if secret[name] || name == urlEnv && sender.URLHasCredentials(value) || slices.Contains(drop, name) {
+		if secret[name] || name == urlEnv && sender.URLHasCredentials(value) || slices.Contains(drop, name) ||
+			slices.ContainsFunc(set, func(kv string) bool { return strings.HasPrefix(kv, name+"=") }) {
 			continue
 		}
 		out = append(out, kv)
 	}
-	return out
+	return append(out, set...)
 }

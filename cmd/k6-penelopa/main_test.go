@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	penelopa "xk6-output-penelopa"
 )
 
 func TestGCPercent(t *testing.T) {
@@ -35,15 +37,19 @@ func TestChildEnv(t *testing.T) {
 		"PENELOPA_USERNAME=u", "PENELOPA_TESTID=run-1", "K6_VUS=5", "PENELOPA_METRICS_URL=https://u:p@h/w",
 	}
 	want := []string{"PATH=/usr/bin", "PENELOPA_TESTID=run-1", "K6_VUS=5"}
-	if got := childEnv(in); !slices.Equal(got, want) {
+	if got := childEnv(in, nil, nil); !slices.Equal(got, want) {
 		t.Errorf("childEnv = %q, want %q", got, want)
 	}
-	if got := childEnv([]string{"PENELOPA_METRICS_URL=https://h/w?api_key=k"}); len(got) != 0 {
+	if got := childEnv([]string{"PENELOPA_METRICS_URL=https://h/w?api_key=k"}, nil, nil); len(got) != 0 {
 		t.Errorf("a URL with a credential in its query was passed: %q", got)
 	}
 	plain := []string{"PENELOPA_METRICS_URL=https://h/w?extra_label=a%3Db"}
-	if got := childEnv(plain); !slices.Equal(got, plain) {
+	if got := childEnv(plain, nil, nil); !slices.Equal(got, plain) {
 		t.Errorf("a URL without a login was taken out: %q", got)
+	}
+	edited := childEnv([]string{"K6_OUT=penelopa=http://u:p@h", "K6_VUS=5", "K6_LINGER=true"}, []string{"K6_LINGER"}, []string{"K6_OUT=json=x.json"})
+	if want := []string{"K6_VUS=5", "K6_OUT=json=x.json"}; !slices.Equal(edited, want) {
+		t.Errorf("childEnv with drop and set = %q, want %q", edited, want)
 	}
 }
 
@@ -149,6 +155,77 @@ func TestVersionBanner(t *testing.T) {
 			out, errs := readFile(t, stdout.Name()), readFile(t, stderr.Name())
 			if tc.stdoutBanner && out != banner || !tc.stdoutBanner && (out != "" || !strings.HasPrefix(errs, banner)) {
 				t.Errorf("stdout %q, stderr %q", out, errs)
+			}
+		})
+	}
+}
+
+// TestLauncherOutputs runs the launcher against a stand-in for k6 that records its arguments
+// and K6_OUT, for each place k6 takes its outputs from: the command line (after or before
+// run), K6_OUT, and the config file's out; and checks what k6 is given in each.
+func TestLauncherOutputs(t *testing.T) {
+	const stream = "json=/dev/fd/3"
+	const url = "http://127.0.0.1:9/api/v1/write" // nothing is sent: k6 writes no point
+	tests := []struct {
+		name     string
+		args     []string
+		k6Out    string // K6_OUT in the launcher's environment; "" unset
+		config   string // the config file's contents, given with -c; "" none
+		wantArgs []string
+		wantEnv  string // K6_OUT as k6 sees it
+	}{
+		{"flag after run", []string{"run", "-o", "penelopa=" + url, "s.js"}, "", "",
+			[]string{"run", "--out", stream, "s.js"}, "<unset>"},
+		{"flag before run", []string{"-q", "-o", "penelopa=" + url, "run", "s.js"}, "", "",
+			[]string{"-q", "--out", stream, "run", "s.js"}, "<unset>"},
+		{"K6_OUT beside another output", []string{"run", "s.js"}, "json=a.json,penelopa=" + url, "",
+			[]string{"run", "s.js"}, "json=a.json," + stream},
+		{"the flag wins, K6_OUT's secret stays out", []string{"run", "--out", "penelopa=" + url, "s.js"}, "penelopa=http://u:p@h/w,csv=x.csv", "",
+			[]string{"run", "--out", stream, "s.js"}, "csv=x.csv"},
+		{"config file out, settings with commas", []string{"run", "-c", "CONFIG", "--", "s.js"}, "",
+			`{"out": ["csv=x.csv", "penelopa=url=` + url + `,push_interval=1s"]}`,
+			[]string{"run", "-c", "CONFIG", "--out", "csv=x.csv", "--out", stream, "--", "s.js"}, "<unset>"},
+		{"K6_OUT beats the config file", []string{"run", "-c", "CONFIG", "s.js"}, "penelopa=" + url,
+			`{"out": ["csv=x.csv"]}`, []string{"run", "-c", "CONFIG", "s.js"}, stream},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			record := filepath.Join(dir, "k6-saw")
+			fake := filepath.Join(dir, "k6")
+			script := "#!/bin/sh\nfor a in \"$@\"; do echo \"$a\"; done > '" + record + "'\necho \"K6_OUT=${K6_OUT-<unset>}\" >> '" + record + "'\n"
+			if err := os.WriteFile(fake, []byte(script), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			t.Setenv("K6_BINARY", fake)
+			t.Setenv("K6_OUT", tc.k6Out) // restored after the test
+			if tc.k6Out == "" {
+				os.Unsetenv("K6_OUT")
+			}
+			cfg := filepath.Join(dir, "config.json")
+			if tc.config != "" {
+				if err := os.WriteFile(cfg, []byte(tc.config), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			args := slices.Clone(tc.args)
+			want := slices.Clone(tc.wantArgs)
+			for _, s := range [][]string{args, want} {
+				for i := range s {
+					s[i] = strings.ReplaceAll(s[i], "CONFIG", cfg)
+				}
+			}
+			outputs := penelopa.Outputs{}
+			penelopa.Register(outputs)
+			stdout, stderr := tempFile(t, dir, "stdout"), tempFile(t, dir, "stderr")
+			l := &launcher{args: args, env: os.LookupEnv, stdout: stdout, stderr: stderr, outputs: outputs, version: "v9"}
+			if code := l.main(); code != 0 {
+				t.Fatalf("exit code %d; stderr:\n%s", code, readFile(t, stderr.Name()))
+			}
+			lines := strings.Split(strings.TrimSuffix(readFile(t, record), "\n"), "\n")
+			gotArgs, gotEnv := lines[:len(lines)-1], lines[len(lines)-1]
+			if !slices.Equal(gotArgs, want) || gotEnv != "K6_OUT="+tc.wantEnv {
+				t.Errorf("k6 got %q and %s; want %q and K6_OUT=%s", gotArgs, gotEnv, want, tc.wantEnv)
 			}
 		})
 	}
