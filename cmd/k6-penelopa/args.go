@@ -214,7 +214,7 @@ var k6Flags = map[string]bool{
 	"no-thresholds": false, "summary-mode": true, "summary-export": true,
 	"new-machine-readable-summary": false, "traces-output": true,
 	"out": true, "linger": false, "no-usage-report": false,
-	"help": false,
+	// not help: before the subcommand it is a request for help, which globalFlags leaves to k6
 }
 
 // k6Shorthands maps k6's one-letter flags to their long names.

@@ -205,6 +205,8 @@ func TestGlobalFlags(t *testing.T) {
 		{[]string{"-qu", "2", "run"}, []string{"-qu", "2"}, []string{"run"}},                         // cobra takes run's flags before run too
 		{[]string{"--vus=2", "-o", "penelopa", "run"}, []string{"--vus=2", "-o", "penelopa"}, []string{"run"}},
 		{[]string{"--nope", "run"}, []string{}, []string{"--nope", "run"}},
+		{[]string{"--help", "run"}, []string{}, []string{"--help", "run"}}, // help, not a run
+		{[]string{"-qh", "run"}, []string{}, []string{"-qh", "run"}},
 		{[]string{"--", "run"}, []string{}, []string{"--", "run"}},
 	}
 	for _, tc := range tests {
