@@ -190,6 +190,10 @@ run_tests() {
 
 	say "unit tests"
 	go test -count=1 -timeout 5m ./...
+	# The table is shared by ingest and the flush without a lock on the hot path (epochs, CAS):
+	# the packages that share memory between goroutines run again under the race detector.
+	say "race detector: series, ingest, sender, pool, encoder, output"
+	go test -race -count=1 -timeout 10m ./series ./ingest ./sender ./pool ./encoder .
 	say "benchmarks module: reference decoders and zero-allocation checks"
 	go test -C benchmarks -count=1 -timeout 5m ./...
 
