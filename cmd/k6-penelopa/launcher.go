@@ -147,12 +147,18 @@ func (l *launcher) main() int {
 				lg.must.Errorf("k6 config file: %v", err)
 				return exitInvalidConfig
 			}
-			if spec != nil { // --out flags replace the file's list for k6
-				var outs []string
-				for _, o := range append(others, "json="+stream) {
-					outs = append(outs, "--out", o)
+			switch outs := append(others, "json="+stream); {
+			case spec == nil:
+			case !slices.ContainsFunc(outs, func(o string) bool { return strings.Contains(o, ",") }):
+				// K6_OUT replaces the file's list for k6, and keeps the outputs (their
+				// credentials, if any) out of the process list, as the file did.
+				l.envSet = append(l.envSet, "K6_OUT="+strings.Join(outs, ","))
+			default: // an output whose argument holds a comma cannot go in K6_OUT: --out flags
+				var flags []string
+				for _, o := range outs {
+					flags = append(flags, "--out", o)
 				}
-				k6Args = beforeDashes(k6Args, outs)
+				k6Args = beforeDashes(k6Args, flags)
 			}
 		}
 	}

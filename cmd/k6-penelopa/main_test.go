@@ -184,7 +184,10 @@ func TestLauncherOutputs(t *testing.T) {
 			[]string{"run", "--out", stream, "s.js"}, "csv=x.csv"},
 		{"config file out, settings with commas", []string{"run", "-c", "CONFIG", "--", "s.js"}, "",
 			`{"out": ["csv=x.csv", "penelopa=url=` + url + `,push_interval=1s"]}`,
-			[]string{"run", "-c", "CONFIG", "--out", "csv=x.csv", "--out", stream, "--", "s.js"}, "<unset>"},
+			[]string{"run", "-c", "CONFIG", "--", "s.js"}, "csv=x.csv," + stream},
+		{"config file out with a comma in another output", []string{"run", "-c", "CONFIG", "--", "s.js"}, "",
+			`{"out": ["csv=file=x.csv,timeFormat=unix", "penelopa=` + url + `"]}`,
+			[]string{"run", "-c", "CONFIG", "--out", "csv=file=x.csv,timeFormat=unix", "--out", stream, "--", "s.js"}, "<unset>"},
 		{"K6_OUT beats the config file", []string{"run", "-c", "CONFIG", "s.js"}, "penelopa=" + url,
 			`{"out": ["csv=x.csv"]}`, []string{"run", "-c", "CONFIG", "s.js"}, stream},
 	}
