@@ -312,12 +312,17 @@ func fileOuts(outs []string, ours func(string) bool) (*outSpec, []string, error)
 }
 
 // withoutOurs returns K6_OUT's value without the outputs naming ours (split at commas, as k6
-// reads it), and whether it named any.
-func withoutOurs(value string, ours func(string) bool) (rest string, had bool) {
+// reads it) and, after one of them, without the items that are our settings (setting), which
+// were meant as part of it and may be credentials (password=...), and whether it named any.
+func withoutOurs(value string, ours func(string) bool, setting func(key string) (env string, ok bool)) (rest string, had bool) {
 	var keep []string
 	for _, item := range strings.Split(value, ",") {
-		if name, _, _ := strings.Cut(item, "="); ours(name) {
+		name, _, _ := strings.Cut(item, "=")
+		if ours(name) {
 			had = true
+			continue
+		}
+		if _, ok := setting(name); ok && had {
 			continue
 		}
 		keep = append(keep, item)

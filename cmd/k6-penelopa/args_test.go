@@ -285,3 +285,26 @@ func TestFileOuts(t *testing.T) {
 		t.Errorf("none of ours: %+v, %q, %v", spec, others, err)
 	}
 }
+
+// TestWithoutOurs: K6_OUT as k6 is given it, whoever runs the outputs: without penelopa's item
+// and the settings split off it by K6_OUT's commas, which may be credentials.
+func TestWithoutOurs(t *testing.T) {
+	ours := func(n string) bool { return n == "penelopa" }
+	setting := func(k string) (string, bool) { return "PENELOPA_" + k, k == "url" || k == "password" || k == "headers" }
+	tests := []struct {
+		value, rest string
+		had         bool
+	}{
+		{"json=a.json", "json=a.json", false},
+		{"penelopa", "", true},
+		{"json=a.json,penelopa=http://u:p@h/w,csv=b.csv", "json=a.json,csv=b.csv", true},
+		{"penelopa=url=http://h/w,password=s3cret", "", true},
+		{"json=a.json,penelopa,url=http://u:s3cret@h/w,headers=Authorization:Bearer x,csv=b.csv", "json=a.json,csv=b.csv", true},
+		{"url=x,penelopa", "url=x", true}, // before ours it is no setting of ours: k6's to refuse
+	}
+	for _, tc := range tests {
+		if rest, had := withoutOurs(tc.value, ours, setting); rest != tc.rest || had != tc.had {
+			t.Errorf("withoutOurs(%q) = %q, %v; want %q, %v", tc.value, rest, had, tc.rest, tc.had)
+		}
+	}
+}

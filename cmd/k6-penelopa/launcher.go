@@ -78,7 +78,7 @@ func (l *launcher) main() int {
 	envOut, _ := l.env("K6_OUT")
 	if strings.TrimSpace(envOut) == "" {
 		envOut = ""
-	} else if rest, had := withoutOurs(envOut, ours); had {
+	} else if rest, had := withoutOurs(envOut, ours, penelopaSetting); had {
 		l.envDrop = append(l.envDrop, "K6_OUT")
 		if rest != "" {
 			l.envSet = append(l.envSet, "K6_OUT="+rest)
