@@ -255,11 +255,15 @@ func flagValue(args []string, env func(string) (string, bool), flag, variable st
 
 // hasOutFlag reports whether k6 run arguments hold an --out flag (before any "--"): k6 then
 // takes its outputs from the command line alone and ignores K6_OUT and a config file's out.
-func hasOutFlag(args []string) bool {
+func hasOutFlag(args []string) bool { return hasFlag(args, "out") }
+
+// hasFlag reports whether k6 arguments hold the flag of this long name, in any spelling,
+// before any "--".
+func hasFlag(args []string, name string) bool {
 	for i := 0; i < len(args) && args[i] != "--"; {
 		flags, span := parseArg(args, i)
 		for _, f := range flags {
-			if f.name == "out" {
+			if f.name == name {
 				return true
 			}
 		}

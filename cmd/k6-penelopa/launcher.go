@@ -162,8 +162,9 @@ func (l *launcher) main() int {
 			}
 		}
 	}
-	if spec == nil {
-		return l.execK6(k6, l.args, lg.must) // no --out penelopa: exactly `k6 run`
+	if spec == nil || hasFlag(k6Args, "help") {
+		// No --out penelopa, or k6 run --help, which runs nothing: exactly `k6 run`.
+		return l.execK6(k6, l.args, lg.must)
 	}
 
 	host, _ := os.Hostname()
