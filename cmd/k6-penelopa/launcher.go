@@ -49,6 +49,14 @@ type launcher struct {
 	envSet  []string // NAME=VALUE passed to k6 in place of the environment's
 }
 
+// setEnv makes k6 get name=value in place of the environment's name and of any value set
+// before: one entry a name (syscall.Exec, unlike os/exec, passes duplicates on, and Go's
+// getenv takes the first).
+func (l *launcher) setEnv(name, value string) {
+	l.envSet = slices.DeleteFunc(l.envSet, func(kv string) bool { return strings.HasPrefix(kv, name+"=") })
+	l.envSet = append(l.envSet, name+"="+value)
+}
+
 // penelopaSetting reports whether key is one of penelopa's settings, and its variable.
 func penelopaSetting(key string) (env string, ok bool) {
 	for _, o := range penelopa.Options() {
@@ -81,7 +89,7 @@ func (l *launcher) main() int {
 	} else if rest, had := withoutOurs(envOut, ours, penelopaSetting); had {
 		l.envDrop = append(l.envDrop, "K6_OUT")
 		if rest != "" {
-			l.envSet = append(l.envSet, "K6_OUT="+rest)
+			l.setEnv("K6_OUT", rest)
 		}
 	}
 	if len(cmdArgs) == 0 || cmdArgs[0] != "run" {
@@ -139,7 +147,7 @@ func (l *launcher) main() int {
 				return exitInvalidConfig
 			}
 			if spec != nil { // k6 reads the others and the stream from K6_OUT, where they were
-				l.envSet = append(l.envSet, "K6_OUT="+strings.Join(append(others, "json="+stream), ","))
+				l.setEnv("K6_OUT", strings.Join(append(others, "json="+stream), ","))
 			}
 		} else {
 			var others []string
@@ -152,7 +160,7 @@ func (l *launcher) main() int {
 			case !slices.ContainsFunc(outs, func(o string) bool { return strings.Contains(o, ",") }):
 				// K6_OUT replaces the file's list for k6, and keeps the outputs (their
 				// credentials, if any) out of the process list, as the file did.
-				l.envSet = append(l.envSet, "K6_OUT="+strings.Join(outs, ","))
+				l.setEnv("K6_OUT", strings.Join(outs, ","))
 			default: // an output whose argument holds a comma cannot go in K6_OUT: --out flags
 				var flags []string
 				for _, o := range outs {

@@ -233,3 +233,16 @@ func TestLauncherOutputs(t *testing.T) {
 		})
 	}
 }
+
+// TestSetEnv: a variable set twice reaches k6 once, with its last value, also through
+// syscall.Exec, which passes duplicates on (os/exec drops them).
+func TestSetEnv(t *testing.T) {
+	l := &launcher{}
+	l.setEnv("K6_OUT", "json=a.json")
+	l.setEnv("K6_VUS", "2")
+	l.setEnv("K6_OUT", "json=b.json")
+	got := childEnv([]string{"K6_OUT=penelopa", "PATH=/bin"}, nil, l.envSet)
+	if want := []string{"PATH=/bin", "K6_VUS=2", "K6_OUT=json=b.json"}; !slices.Equal(got, want) {
+		t.Errorf("childEnv = %q, want %q", got, want)
+	}
+}
