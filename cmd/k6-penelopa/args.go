@@ -25,14 +25,11 @@ func rewriteRunArgs(args []string, ours func(string) bool, stream string) ([]str
 			out = append(out, args[i:]...)
 			break
 		}
-		if flags, span := parseArg(args, i); span == 2 && flags[len(flags)-1].name != "out" {
-			out = append(out, args[i:i+2]...) // a flag and its value, which may look like -o
-			i++
-			continue
-		}
 		value, consumed, keep, isOut := outValue(args, i)
 		if !isOut {
-			out = append(out, a)
+			_, span := parseArg(args, i) // a flag and its value, which may look like -o, stay together
+			out = append(out, args[i:i+span]...)
+			i += span - 1
 			continue
 		}
 		name, arg, _ := strings.Cut(value, "=")
@@ -54,49 +51,23 @@ func rewriteRunArgs(args []string, ours func(string) bool, stream string) ([]str
 	return out, found, nil
 }
 
-// outValue reports whether args[i] is an --out flag, its value, and how many arguments it
-// spans; keep is what of a shorthand cluster precedes its o ("-q" of "-qo X"), to be kept.
+// outValue reports whether args[i] is an --out flag with its value, the value, and how many
+// arguments it spans; keep is what of a shorthand cluster precedes its o ("-q" of "-qo X"),
+// to be kept. A dangling -o is not one: k6 reports it.
 func outValue(args []string, i int) (value string, consumed int, keep string, ok bool) {
-	a := args[i]
-	switch {
-	case a == "-o" || a == "--out":
-		if i+1 < len(args) {
-			return args[i+1], 2, "", true
-		}
-		return "", 1, "", false // k6 will report the missing value itself
-	case strings.HasPrefix(a, "--out="):
-		return strings.TrimPrefix(a, "--out="), 1, "", true
-	case strings.HasPrefix(a, "--") || len(a) < 2 || a[0] != '-':
+	flags, span := parseArg(args, i)
+	if len(flags) == 0 {
 		return "", 1, "", false
 	}
-	// A shorthand cluster, as pflag reads it: boolean shorthands, then at most one that takes
-	// a value, which is the rest of the argument (after an optional '=') or the next one.
-	for j := 1; j < len(a); j++ {
-		c := a[j]
-		if strings.IndexByte(boolShorthands, c) >= 0 {
-			continue
-		}
-		if c != 'o' {
-			return "", 1, "", false // another flag's value follows: not ours
-		}
-		if j > 1 {
-			keep = a[:j]
-		}
-		rest := strings.TrimPrefix(a[j+1:], "=")
-		if rest != "" {
-			return rest, 1, keep, true
-		}
-		if i+1 < len(args) {
-			return args[i+1], 2, keep, true
-		}
+	last := flags[len(flags)-1]
+	if last.name != "out" || !last.set {
 		return "", 1, "", false
 	}
-	return "", 1, "", false
+	if len(flags) > 1 { // -qo X: the dash and one letter a flag before o
+		keep = args[i][:len(flags)]
+	}
+	return last.value, span, keep, true
 }
-
-// boolShorthands are k6 run's one-letter flags that take no value (--linger, --paused,
-// --quiet, --verbose, --throw), which may come before o in a cluster such as -qo.
-const boolShorthands = "lpqvw"
 
 // globalFlags splits the k6 flags given before the subcommand (k6-penelopa -q run ...) from
 // the rest: k6 takes flags there too (cobra finds the subcommand past them; run's own flags
