@@ -453,16 +453,19 @@ func watchK6(launcher int, launcherDone <-chan struct{}) k6Usage {
 		}
 		lost := err != nil || st.ppid != launcher
 		if lost {
-			// Gone, or not the launcher's any more. Once this lost k6 within milliseconds of
-			// its start, on a loaded machine, and measured from there: conclude only when the
-			// launcher has no child left, and otherwise follow the one it has.
-			if pid := childPID(launcher); pid != 0 {
-				u.pid, lost = pid, false
+			// Gone, or not the launcher's any more. Twice this lost k6 within milliseconds of
+			// its start on a loaded machine (the cause was not found: a moment around k6's
+			// exec when neither /proc/<pid>/stat nor the launcher's child could be read is the
+			// likeliest) and measured from there: conclude only when, for 50 ms, the launcher
+			// has no live child, and otherwise follow the one it has.
+			at := time.Now()
+			if pid := stillChild(launcher, u.pid, 10, every); pid != 0 {
+				u.pid = pid
+			} else {
+				u.exited = at
+				break
 			}
 		} else if st.state == 'Z' || st.state == 'X' {
-			lost = true
-		}
-		if lost {
 			u.exited = time.Now()
 			break
 		}
@@ -512,6 +515,21 @@ func readProcStat(pid int) (procStat, error) {
 }
 
 // childPID returns the pid of a process whose parent is ppid, or 0.
+// stillChild looks for a live child of launcher, pid first, tries times every interval, and
+// returns it, or 0 when none appeared.
+func stillChild(launcher, pid, tries int, interval time.Duration) int {
+	for range tries {
+		if st, err := readProcStat(pid); err == nil && st.ppid == launcher && st.state != 'Z' && st.state != 'X' {
+			return pid
+		}
+		if p := childPID(launcher); p != 0 {
+			return p
+		}
+		time.Sleep(interval)
+	}
+	return 0
+}
+
 func childPID(ppid int) int {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
